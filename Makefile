@@ -1,0 +1,30 @@
+# make bench: set up, then benchmark the release-target ops on this machine and write the dashboard.
+# make test:  set up, then run the whole test suite.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+EXTRAS ?= onednn,peers,bench,test
+
+.PHONY: setup bench test check clean
+
+$(STAMP): pyproject.toml Makefile
+	@# PoCL gives OpenCL a CPU device; needs root and Debian's packages.
+	@if ! ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null) || \
+	  echo "warning: could not install PoCL; the OpenCL backend will report itself unavailable"; fi
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+bench: setup
+	$(VENV)/bin/hakl bench --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,38 @@
+"""hakl: hardware-abstraction kernel library.
+
+    >>> import numpy as np, hakl
+    >>> x = hakl.asarray(np.ones((2, 4), np.float32), device="cpu")
+    >>> hakl.to_numpy(hakl.softmax(x, axis=-1))[0]
+    array([0.25, 0.25, 0.25, 0.25], dtype=float32)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+from . import backends  # noqa: E402
+from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
+
+
+def asarray(array: Any, device: str = "cpu", dtype: Any = None) -> Any:
+    """`array` (NumPy, CuPy, pyopencl or a nested list) on `device`: "cpu", "cuda" or "opencl"."""
+    backend = backends.get(device)
+    backend.require()
+    if type(array).__module__.split(".")[0] in ("cupy", "pyopencl"):
+        source = backends.backend_of(array, "asarray", "array")
+        if source is not backend:
+            array = source.to_numpy(array)
+    return backend.asarray(array, dtype=dtype)
+
+
+def to_numpy(array: Any) -> Any:
+    """A NumPy copy of a hakl array from any device."""
+    return backends.backend_of(array, "to_numpy", "array").to_numpy(array)
+
+
+def device_of(array: Any) -> str:
+    return backends.backend_of(array, "device_of", "array").name
+
+
+__all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad"]

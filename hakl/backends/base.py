@@ -1,0 +1,147 @@
+"""The backend protocol: what every device family gives the kernels above it.
+
+A backend owns one kind of array (NumPy, CuPy, pyopencl) and knows how to make
+them, move them, wait for them, time work on them with its own clock and compile
+kernel sources once per process.
+"""
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+import numpy as np
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised when a backend is asked for work it cannot start (the message says why)."""
+
+
+class Backend(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def probe(self) -> str | None:
+        """Start the backend; return None when usable, else the reason it is not."""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, str]:
+        """Device name, driver/runtime and compiler versions: what a tuned choice depends on."""
+
+    @abstractmethod
+    def owns(self, array: Any) -> bool:
+        """True when `array` is this backend's array type."""
+
+    @abstractmethod
+    def asarray(self, array: Any, dtype: Any = None) -> Any:
+        """Copy a NumPy (or own) array onto the device."""
+
+    @abstractmethod
+    def to_numpy(self, array: Any) -> np.ndarray:
+        """Copy a device array back to the host."""
+
+    @abstractmethod
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """An uninitialised contiguous array."""
+
+    @abstractmethod
+    def ascontiguous(self, array: Any) -> Any:
+        """`array` itself when C-contiguous, else a contiguous copy on the same device."""
+
+    @abstractmethod
+    def synchronize(self) -> None:
+        """Wait until all queued work has finished."""
+
+    @abstractmethod
+    def elapsed(self, fn: Callable[[], Any]) -> float:
+        """Seconds `fn` keeps the device busy, measured with the device's own clock."""
+
+    def dtypes(self) -> tuple[np.dtype, ...]:
+        """Floating dtypes this backend computes in."""
+        return tuple(np.dtype(d) for d in ("float16", "float32", "float64"))
+
+    # ---- shared machinery -------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason is None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        if not hasattr(self, "_reason"):
+            try:
+                self._reason = self.probe()
+            except Exception as exc:  # a broken driver must not break import
+                self._reason = f"{type(exc).__name__}: {exc}"
+        return self._reason
+
+    def require(self) -> None:
+        if self.unavailable_reason is not None:
+            raise BackendUnavailable(f"backend {self.name!r} is unavailable: {self.unavailable_reason}")
+
+    def fingerprint_hash(self) -> str:
+        if not hasattr(self, "_fp_hash"):
+            items = sorted(self.fingerprint().items())
+            self._fp_hash = hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+        return self._fp_hash
+
+    def time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10) -> list[float]:
+        """Device seconds per call of `fn` for `repeat` calls after `warmup` untimed ones."""
+        for _ in range(warmup):
+            fn()
+        self.synchronize()
+        return [self.elapsed(fn) for _ in range(repeat)]
+
+    def median_time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10) -> float:
+        return statistics.median(self.time(fn, warmup, repeat))
+
+    def copy_bandwidth(self, nbytes: int = 1 << 28, repeat: int = 10) -> float:
+        """Measured device-to-device copy bandwidth in bytes/s, counting read + write."""
+        n = nbytes // 4
+        src = self.asarray(np.random.default_rng(0).standard_normal(n, dtype=np.float32))
+        dst = self.empty((n,), np.float32)
+        t = self.median_time(lambda: self._copy_into(dst, src), warmup=3, repeat=repeat)
+        return 2 * n * 4 / t
+
+    @abstractmethod
+    def _copy_into(self, dst: Any, src: Any) -> None:
+        """dst[...] = src, the fastest way the backend has (the bandwidth ceiling)."""
+
+    def compile(self, source: str, defines: dict[str, Any] | None = None) -> Any:
+        """Compiled module for (source, defines), built at most once per process.
+
+        Backends whose compilers keep an on-disk cache (CuPy, pyopencl) also skip
+        the compiler across processes."""
+        defines = dict(sorted((defines or {}).items()))
+        key = (source_hash(source), tuple(defines.items()))
+        modules = self.__dict__.setdefault("_modules", {})
+        if key not in modules:
+            modules[key] = self._compile(source, defines)
+            self.compile_count = getattr(self, "compile_count", 0) + 1
+        return modules[key]
+
+    def _compile(self, source: str, defines: dict[str, Any]) -> Any:
+        raise NotImplementedError(f"backend {self.name!r} compiles no kernel sources")
+
+    def l2_bytes(self) -> int:
+        """Size of the last-level cache that could flatter a timing of small inputs."""
+        return 64 << 20
+
+
+class HostTimer:
+    """Wall-clock timing for backends whose work runs on the calling thread."""
+
+    @staticmethod
+    def elapsed(fn: Callable[[], Any]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+
+def source_hash(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,138 @@
+"""The op and variant contract.
+
+An `Op` owns one operation: its float64 reference, tolerances, sample inputs,
+the minimum bytes it must move, how shapes are bucketed for tuning, and its
+`Variant`s. A `Variant` is one implementation on one backend: which problems it
+supports, its tuning space, a heuristic default, and `build(problem, config)`
+returning a launcher that takes device arrays and returns the output.
+Launchers derive sizes from their arguments, so one launcher serves every
+problem in its tuning bucket.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .backends.base import source_hash
+
+Launcher = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a variant sees: op name, backend, dtype, canonical shape and flags."""
+
+    op: str
+    backend: str
+    dtype: str
+    shape: tuple[int, ...]
+    flags: tuple[tuple[str, Any], ...] = ()
+
+    def flag(self, name: str, default: Any = None) -> Any:
+        return dict(self.flags).get(name, default)
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+def pow2_bucket(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Each extent rounded up to a power of two: problems in one bucket share a choice."""
+    return tuple(1 << max(int(d) - 1, 0).bit_length() if d > 1 else int(d) for d in shape)
+
+
+@dataclass(eq=False)
+class Variant:
+    name: str
+    backend: str
+    build: Callable[[Problem, dict], Launcher]
+    space: dict[str, tuple] = field(default_factory=dict)
+    supports: Callable[[Problem], bool] = lambda problem: True
+    default: Callable[[Problem], dict] | None = None
+    valid: Callable[[Problem, dict], bool] = lambda problem, config: True
+    baseline: bool = False
+    sources: tuple[Path, ...] = ()
+
+    def default_config(self, problem: Problem) -> dict:
+        if self.default is not None:
+            return self.default(problem)
+        return {k: v[0] for k, v in self.space.items()}
+
+    def configs(self, problem: Problem) -> list[dict]:
+        keys = list(self.space)
+        every = (dict(zip(keys, values)) for values in itertools.product(*self.space.values()))
+        return [c for c in every if self.valid(problem, c)]
+
+    def source_hash(self) -> str:
+        """Hash of the variant's kernel sources; a tuned entry is stale when it changes."""
+        if not hasattr(self, "_hash"):
+            self._hash = source_hash(self.name, *(Path(p).read_bytes() for p in self.sources))
+        return self._hash
+
+
+@dataclass(eq=False)
+class Op:
+    """One operation: reference semantics, tolerances and the variants that compute it."""
+
+    name: str
+    reference: Callable[..., np.ndarray]
+    sample: Callable[[Problem, np.random.Generator], tuple[np.ndarray, ...]]
+    nbytes: Callable[[Problem], int]
+    tolerances: dict[str, tuple[float, float]]
+    bucket: Callable[[Problem], tuple] = lambda problem: pow2_bucket(problem.shape)
+    # cases(backend, dtype, rng, quick) -> iterable of (problem, host inputs): the conformance set
+    cases: Callable[..., Iterable[tuple[Problem, tuple[np.ndarray, ...]]]] = lambda *a: ()
+    variants: list[Variant] = field(default_factory=list)
+
+    def add(self, *variants: Variant) -> None:
+        self.variants.extend(variants)
+
+    def for_backend(self, backend: str) -> list[Variant]:
+        return [v for v in self.variants if v.backend == backend]
+
+    def baseline(self, backend: str) -> Variant:
+        return next(v for v in self.for_backend(backend) if v.baseline)
+
+    def variant(self, backend: str, name: str) -> Variant:
+        for v in self.for_backend(backend):
+            if v.name == name:
+                return v
+        raise KeyError(f"{self.name}: no variant {name!r} on {backend}")
+
+    def check(self, problem: Problem, out: np.ndarray, expected: np.ndarray) -> str | None:
+        """None when `out` matches the float64 reference: NaN exactly where the
+        reference has NaN, elsewhere |out - ref| <= rtol*|ref| + atol*max|ref|."""
+        if out.shape != expected.shape:
+            return f"shape {out.shape} != expected {expected.shape}"
+        rtol, atol = self.tolerances[problem.dtype]
+        got = out.astype(np.float64)
+        nan_differs = np.isnan(got) != np.isnan(expected)
+        if nan_differs.any():
+            return f"NaN pattern differs at {int(nan_differs.sum())} elements"
+        finite = np.isfinite(expected)
+        if (got[~finite & ~np.isnan(expected)] != expected[~finite & ~np.isnan(expected)]).any():
+            return "infinities differ"
+        if not finite.any():
+            return None
+        scale = float(np.abs(expected[finite]).max())
+        err = np.abs(got[finite] - expected[finite])
+        bad = err > rtol * np.abs(expected[finite]) + atol * scale
+        if bad.any():
+            return f"{int(bad.sum())} elements off, max abs error {float(err.max()):.3g} (scale {scale:.3g})"
+        return None
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    OPS[op.name] = op
+    return op

@@ -1,0 +1,1 @@
+"""Verified autotuning and dispatch."""

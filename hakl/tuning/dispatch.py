@@ -1,0 +1,132 @@
+"""Pick, build and remember the launcher for a problem.
+
+Order of lookup for key (op, backend, device fingerprint, dtype, bucket, flags):
+the in-memory table, then the tuning database (entries whose source hash or
+version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, else
+the variants' heuristics. A variant that fails to build is skipped with a
+warning and the next candidate (finally the baseline) serves the call.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from .. import __version__
+from ..backends import get as get_backend
+from ..op import Launcher, Op, Problem, Variant
+from .db import Choice, Key, TuningDB
+
+
+@dataclass
+class Selection:
+    variant: Variant
+    config: dict
+    launcher: Launcher
+    source: str  # "tuned", "heuristic", "fallback" or "forced"
+
+
+_memo: dict[tuple, Selection] = {}
+_db: TuningDB | None = None
+
+
+def database() -> TuningDB:
+    global _db
+    if _db is None:
+        _db = TuningDB()
+    return _db
+
+
+def set_database(db: TuningDB | None) -> None:
+    """Use another tuning database (tests, `hakl tune --db`); forgets memoised choices."""
+    global _db
+    if _db is not None and _db is not db:
+        _db.close()
+    _db = db
+    _memo.clear()
+
+
+def key_for(op: Op, problem: Problem) -> Key:
+    backend = get_backend(problem.backend)
+    return Key(op.name, problem.backend, backend.fingerprint_hash(), problem.dtype,
+               "x".join(map(str, op.bucket(problem))), repr(problem.flags))
+
+
+def autotune_enabled() -> bool:
+    return os.environ.get("HAKL_AUTOTUNE", "") not in ("", "0")
+
+
+def select(op: Op, problem: Problem) -> Selection:
+    """The launcher for `problem`; memoised per tuning key."""
+    memo_key = (op.name, problem.backend, problem.dtype, op.bucket(problem), problem.flags)
+    hit = _memo.get(memo_key)
+    if hit is not None and hit.variant.supports(problem):
+        return hit
+    selection = _resolve(op, problem)
+    _memo[memo_key] = selection
+    return selection
+
+
+def _resolve(op: Op, problem: Problem) -> Selection:
+    candidates = [v for v in op.for_backend(problem.backend) if v.supports(problem)]
+    if not candidates:
+        raise NotImplementedError(f"{op.name}: no variant on {problem.backend} supports {problem}")
+    key = key_for(op, problem)
+    choice = _stored_choice(key, candidates)
+    if choice is None and autotune_enabled():
+        from .tuner import tune
+
+        choice = tune(op, problem).choice
+    if choice is not None:
+        variant = next(v for v in candidates if v.name == choice.variant)
+        launcher = _try_build(op, variant, problem, choice.config)
+        if launcher is not None:
+            return Selection(variant, choice.config, launcher, "tuned")
+    # Heuristic order: the variants' declared order, baseline last.
+    for variant in sorted(candidates, key=lambda v: v.baseline):
+        config = variant.default_config(problem)
+        launcher = _try_build(op, variant, problem, config)
+        if launcher is not None:
+            return Selection(variant, config, launcher, "fallback" if variant.baseline else "heuristic")
+    raise RuntimeError(f"{op.name}: every variant on {problem.backend} failed to build for {problem}")
+
+
+def _stored_choice(key: Key, candidates: list[Variant]) -> Choice | None:
+    try:
+        choice = database().lookup(key)
+    except Exception as exc:  # the database must never stop a call
+        warnings.warn(f"hakl: tuning database lookup failed ({exc}); using heuristics", RuntimeWarning)
+        return None
+    if choice is None or choice.version != __version__:
+        return None
+    variant = next((v for v in candidates if v.name == choice.variant), None)
+    if variant is None or variant.source_hash() != choice.source_hash:
+        return None
+    return choice
+
+
+def _try_build(op: Op, variant: Variant, problem: Problem, config: dict) -> Launcher | None:
+    try:
+        return variant.build(problem, config)
+    except Exception as exc:
+        warnings.warn(
+            f"hakl: {op.name} variant {variant.name} {config} failed to build on {problem.backend} "
+            f"({type(exc).__name__}: {exc}); falling back",
+            RuntimeWarning,
+        )
+        return None
+
+
+def force(op: Op, problem: Problem, variant: Variant, config: dict | None = None) -> Selection:
+    """Build a specific variant (tests, benchmarks of the baseline); not memoised."""
+    config = variant.default_config(problem) if config is None else config
+    return Selection(variant, config, variant.build(problem, config), "forced")
+
+
+def clear_memo() -> None:
+    _memo.clear()
+
+
+def memo() -> dict[tuple, Any]:
+    return dict(_memo)

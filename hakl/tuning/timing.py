@@ -1,0 +1,42 @@
+"""Timing a launcher the way the tuner and the benchmarks both do.
+
+Device clock (CUDA events, OpenCL profiling, perf_counter on CPU), warm-up
+first, median of repeats, and enough rotating copies of the inputs that the
+working set exceeds the last-level cache several times over.
+"""
+from __future__ import annotations
+
+import itertools
+import statistics
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..backends.base import Backend
+from ..op import Launcher
+
+
+def rotating_inputs(backend: Backend, host_inputs: Sequence[np.ndarray], max_copies: int = 8) -> list[tuple]:
+    """Device copies of `host_inputs`, as many as it takes to exceed 3x the cache."""
+    nbytes = max(sum(a.nbytes for a in host_inputs), 1)
+    copies = int(np.clip(-(-3 * backend.l2_bytes() // nbytes), 1, max_copies))
+    return [tuple(backend.asarray(a) for a in host_inputs) for _ in range(copies)]
+
+
+def time_launcher(backend: Backend, launcher: Launcher, input_sets: Sequence[tuple],
+                  warmup: int = 2, repeat: int = 10) -> list[float]:
+    """Device seconds of each of `repeat` calls, cycling through `input_sets`."""
+    sets = itertools.cycle(input_sets)
+    return backend.time(lambda: launcher(*next(sets)), warmup=warmup, repeat=repeat)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def gbps(nbytes: int, seconds: float) -> float:
+    return nbytes / seconds / 1e9 if seconds > 0 else float("nan")
+
+
+def describe(samples: Sequence[float]) -> dict[str, Any]:
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}

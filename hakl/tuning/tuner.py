@@ -1,0 +1,100 @@
+"""Search, verify, time and record: the autotuner.
+
+Each candidate (variant, config) is built, run on fresh random inputs and
+compared with the float64 reference before it is timed; a wrong result is
+recorded as rejected and can never be chosen, a build or launch failure as
+failed. Every measurement lands in the tuning database; the fastest verified
+candidate becomes the key's choice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..backends import get as get_backend
+from ..op import Op, Problem, Variant
+from . import dispatch, space, timing
+from .db import Choice
+
+
+@dataclass
+class Measurement:
+    variant: str
+    config: dict
+    status: str  # "ok", "rejected" or "failed"
+    seconds: float | None = None
+    gbps: float | None = None
+    error: str | None = None
+    baseline: bool = False
+
+
+@dataclass
+class TuneResult:
+    problem: Problem
+    measurements: list[Measurement] = field(default_factory=list)
+    choice: Choice | None = None
+
+    @property
+    def baseline_seconds(self) -> float | None:
+        times = [m.seconds for m in self.measurements if m.baseline and m.status == "ok"]
+        return min(times) if times else None
+
+
+def plan(op: Op, problem: Problem, budget: int = 32) -> list[tuple[Variant, dict]]:
+    return [(v, c) for v in op.for_backend(problem.backend) if v.supports(problem)
+            for c in space.candidates(v, problem, budget)]
+
+
+def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
+         progress: Callable[[Measurement], None] | None = None) -> TuneResult:
+    backend = get_backend(problem.backend)
+    backend.require()
+    db = dispatch.database()
+    key = dispatch.key_for(op, problem)
+    rng = np.random.default_rng()
+    host_inputs = op.sample(problem, rng)
+    expected = op.reference(problem, *(a.astype(np.float64) for a in host_inputs))
+    input_sets = timing.rotating_inputs(backend, host_inputs)
+    nbytes = op.nbytes(problem)
+    result = TuneResult(problem)
+
+    for variant, config in plan(op, problem, budget):
+        m = _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat)
+        result.measurements.append(m)
+        db.record(key, problem.shape, variant.name, config, variant.source_hash(), __version__,
+                  m.seconds, m.gbps, m.status, m.error)
+        if progress is not None:
+            progress(m)
+
+    verified = [m for m in result.measurements if m.status == "ok"]
+    if verified:
+        best = min(verified, key=lambda m: m.seconds)
+        variant = op.variant(problem.backend, best.variant)
+        result.choice = Choice(best.variant, best.config, variant.source_hash(), __version__, best.seconds)
+        db.choose(key, result.choice)
+        dispatch.clear_memo()
+    return result
+
+
+def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat) -> Measurement:
+    m = Measurement(variant.name, config, "failed", baseline=variant.baseline)
+    try:
+        launcher = variant.build(problem, config)
+        out = backend.to_numpy(launcher(*input_sets[0]))
+    except Exception as exc:
+        m.error = f"{type(exc).__name__}: {exc}"[:500]
+        return m
+    error = op.check(problem, out, expected)
+    if error is not None:
+        m.status, m.error = "rejected", error
+        return m
+    try:
+        m.seconds = timing.median(timing.time_launcher(backend, launcher, input_sets, repeat=repeat))
+    except Exception as exc:
+        m.error = f"{type(exc).__name__}: {exc}"[:500]
+        return m
+    m.status, m.gbps = "ok", timing.gbps(nbytes, m.seconds)
+    return m

@@ -1,0 +1,49 @@
+"""Shared fixtures: one place owns the skips for optional hardware."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hakl import backends
+from hakl.tuning import dispatch
+from hakl.tuning.db import TuningDB
+
+
+def backend_params(names=("cpu", "cuda", "opencl")):
+    """pytest params for backends; unavailable ones skip with the backend's reason."""
+    params = []
+    for name in names:
+        b = backends.get(name)
+        marks = [] if b.available else [pytest.mark.skip(reason=f"{name}: {b.unavailable_reason}")]
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+def variant_params(op, dtypes=("float16", "float32", "float64")):
+    """(op, variant, dtype) params for every variant of `op`, skipping unavailable backends/dtypes."""
+    params = []
+    for v in op.variants:
+        b = backends.get(v.backend)
+        for dt in dtypes:
+            marks = []
+            if not b.available:
+                marks = [pytest.mark.skip(reason=f"{v.backend}: {b.unavailable_reason}")]
+            elif np.dtype(dt) not in b.dtypes():
+                marks = [pytest.mark.skip(reason=f"{v.backend} has no {dt}")]
+            params.append(pytest.param(op, v, dt, marks=marks, id=f"{op.name}-{v.backend}-{v.name}-{dt}"))
+    return params
+
+
+@pytest.fixture(autouse=True)
+def isolated_tuning_db(tmp_path, monkeypatch):
+    """Each test gets its own empty tuning database and no autotuning."""
+    monkeypatch.setenv("HAKL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HAKL_AUTOTUNE", raising=False)
+    dispatch.set_database(TuningDB(tmp_path / "cache" / "tuning.sqlite"))
+    yield
+    dispatch.set_database(None)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng()

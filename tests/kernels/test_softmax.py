@@ -1,0 +1,108 @@
+"""softmax / log_softmax: every variant against the float64 reference, the public
+API's axis / layout / error handling, and gradients checked numerically."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import hakl
+from hakl.kernels.softmax import SOFTMAX, SOFTMAX_GRAD, reference
+from hakl.op import Problem
+
+from hakl.conformance import check_variant
+
+from ..conftest import backend_params, variant_params
+
+@pytest.mark.parametrize("op, variant, dtype", variant_params(SOFTMAX) + variant_params(SOFTMAX_GRAD))
+def test_variant_matches_reference(op, variant, dtype):
+    report = check_variant(op, variant, dtype)
+    assert report.checked > 0, f"{variant.name} supports none of the conformance shapes"
+    assert not report.failures, "\n".join(report.failures)
+
+
+@pytest.mark.parametrize("device", backend_params())
+@pytest.mark.parametrize("fn, log", [(hakl.softmax, False), (hakl.log_softmax, True)])
+def test_public_api_any_axis_and_layout(device, fn, log, rng):
+    base = rng.standard_normal((6, 10, 12)).astype(np.float32)
+    cases = [(base, -1), (base, 0), (base, 1), (base[:, ::2, 3:], -1),      # strided
+             (base.transpose(2, 0, 1), 2), (base[0], 0), (np.float32(2.0) * base[..., 0], -2)]
+    for x, axis in cases:
+        y = hakl.to_numpy(fn(hakl.asarray(x, device=device), axis=axis))
+        moved = np.moveaxis(x.astype(np.float64), axis, -1)
+        want = reference.forward(Problem("softmax", device, "float64", (1,) * 3, (("log", log),)),
+                                 moved.reshape(-1, moved.shape[-1], 1))
+        want = np.moveaxis(want.reshape(moved.shape), -1, axis)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_empty_and_zero_d_inputs(device):
+    for shape, axis in [((0, 5), -1), ((5, 0), -1), ((5, 0), 0), ((0,), 0)]:
+        x = hakl.asarray(np.empty(shape, np.float32), device=device)
+        assert hakl.to_numpy(hakl.softmax(x, axis)).shape == shape
+        assert hakl.to_numpy(hakl.softmax_grad(x, x, axis)).shape == shape
+    if device == "cpu":
+        assert hakl.softmax(np.array(3.0), 0) == 1.0
+        assert hakl.log_softmax(np.array(3.0), -1) == 0.0
+
+
+@pytest.mark.parametrize("device", backend_params())
+@pytest.mark.parametrize("log", [False, True])
+def test_gradient_matches_finite_differences(device, log, rng):
+    fwd = hakl.log_softmax if log else hakl.softmax
+    grad = hakl.log_softmax_grad if log else hakl.softmax_grad
+    x = rng.standard_normal((3, 5, 4))
+    w = rng.standard_normal(x.shape)
+    for axis in (-1, 1, 0):
+        y = fwd(hakl.asarray(x, device=device), axis)
+        dx = hakl.to_numpy(grad(y, hakl.asarray(w, device=device), axis))
+        numeric = np.zeros_like(x)
+        h = 1e-6
+        for i in np.ndindex(x.shape):
+            xp, xm = x.copy(), x.copy()
+            xp[i] += h
+            xm[i] -= h
+            fp = (hakl.to_numpy(fwd(hakl.asarray(xp, device=device), axis)) * w).sum()
+            fm = (hakl.to_numpy(fwd(hakl.asarray(xm, device=device), axis)) * w).sum()
+            numeric[i] = (fp - fm) / (2 * h)
+        np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_errors_name_the_op_and_argument():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"softmax: argument 'axis' = 2 is out of range"):
+        hakl.softmax(x, axis=2)
+    with pytest.raises(ValueError, match=r"log_softmax: argument 'axis' = -3"):
+        hakl.log_softmax(x, axis=-3)
+    with pytest.raises(TypeError, match=r"softmax: argument 'axis' must be an int"):
+        hakl.softmax(x, axis=1.0)
+    with pytest.raises(TypeError, match=r"softmax: argument 'x' must have a floating dtype .* got int32"):
+        hakl.softmax(np.ones((2, 3), np.int32))
+    with pytest.raises(TypeError, match=r"softmax: argument 'x' must be a NumPy, CuPy or pyopencl array, got list"):
+        hakl.softmax([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"softmax_grad: argument 'dy' has shape \(3, 2\)"):
+        hakl.softmax_grad(x, np.ones((3, 2), np.float32))
+    with pytest.raises(TypeError, match=r"softmax_grad: argument 'dy' has dtype float64"):
+        hakl.softmax_grad(x, np.ones((2, 3)))
+
+
+def test_inputs_are_not_modified(rng):
+    x = rng.standard_normal((8, 100)).astype(np.float32)
+    before = x.copy()
+    hakl.softmax(x)
+    hakl.softmax_grad(x, x)
+    np.testing.assert_array_equal(x, before)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4), data=st.data())
+def test_random_shapes_and_axes_on_cpu(shape, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    dtype = data.draw(st.sampled_from(["float32", "float64"]))
+    x = np.random.default_rng().standard_normal(shape).astype(dtype)
+    y = hakl.softmax(x, axis)
+    moved = np.moveaxis(x.astype(np.float64), axis, -1)
+    e = np.exp(moved - moved.max(-1, keepdims=True))
+    np.testing.assert_allclose(y, np.moveaxis(e / e.sum(-1, keepdims=True), -1, axis), rtol=1e-5, atol=1e-7)
