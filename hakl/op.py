@@ -30,10 +30,15 @@ class Problem:
     backend: str
     dtype: str
     shape: tuple[int, ...]
-    flags: tuple[tuple[str, Any], ...] = ()
+    flags: tuple[tuple[str, Any], ...] = ()  # part of the tuning key (log=True, axis kind, ...)
+    params: tuple[tuple[str, Any], ...] = ()  # run-time scalars, not in the key (p, seed, ...)
 
     def flag(self, name: str, default: Any = None) -> Any:
         return dict(self.flags).get(name, default)
+
+    def launch(self, launcher: "Launcher", *inputs: Any) -> Any:
+        """Call a launcher the way every caller does: inputs, then the run-time params."""
+        return launcher(*inputs, **dict(self.params))
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -60,6 +65,9 @@ class Variant:
     valid: Callable[[Problem, dict], bool] = lambda problem, config: True
     baseline: bool = False
     sources: tuple[Path, ...] = ()
+    # (source text, defines) that build() compiles, for compiled variants: lets CI
+    # compile every CUDA source with nvcc on a machine without a GPU.
+    compile_unit: Callable[[Problem, dict], tuple[str, dict]] | None = None
 
     def default_config(self, problem: Problem) -> dict:
         if self.default is not None:
@@ -83,10 +91,11 @@ class Op:
     """One operation: reference semantics, tolerances and the variants that compute it."""
 
     name: str
-    reference: Callable[..., np.ndarray]
+    reference: Callable[..., Any]  # (problem, *host inputs) -> float64 output(s), or exact for `exact` ops
     sample: Callable[[Problem, np.random.Generator], tuple[np.ndarray, ...]]
     nbytes: Callable[[Problem], int]
-    tolerances: dict[str, tuple[float, float]]
+    tolerances: dict[str, tuple[float, float]] = field(default_factory=dict)
+    exact: bool = False  # compare bit for bit (cast, stack, indices) instead of with tolerances
     bucket: Callable[[Problem], tuple] = lambda problem: pow2_bucket(problem.shape)
     # cases(backend, dtype, rng, quick) -> iterable of (problem, host inputs): the conformance set
     cases: Callable[..., Iterable[tuple[Problem, tuple[np.ndarray, ...]]]] = lambda *a: ()
@@ -107,27 +116,46 @@ class Op:
                 return v
         raise KeyError(f"{self.name}: no variant {name!r} on {backend}")
 
-    def check(self, problem: Problem, out: np.ndarray, expected: np.ndarray) -> str | None:
-        """None when `out` matches the float64 reference: NaN exactly where the
-        reference has NaN, elsewhere |out - ref| <= rtol*|ref| + atol*max|ref|."""
+    def check(self, problem: Problem, out: Any, expected: Any) -> str | None:
+        """None when `out` (an array or a tuple of them) matches the reference."""
+        if isinstance(expected, tuple):
+            if not isinstance(out, tuple) or len(out) != len(expected):
+                return f"expected {len(expected)} outputs"
+            for i, (o, e) in enumerate(zip(out, expected)):
+                error = self.check(problem, o, e)
+                if error is not None:
+                    return f"output {i}: {error}"
+            return None
         if out.shape != expected.shape:
             return f"shape {out.shape} != expected {expected.shape}"
-        rtol, atol = self.tolerances[problem.dtype]
-        got = out.astype(np.float64)
-        nan_differs = np.isnan(got) != np.isnan(expected)
-        if nan_differs.any():
-            return f"NaN pattern differs at {int(nan_differs.sum())} elements"
-        finite = np.isfinite(expected)
-        if (got[~finite & ~np.isnan(expected)] != expected[~finite & ~np.isnan(expected)]).any():
-            return "infinities differ"
-        if not finite.any():
-            return None
-        scale = float(np.abs(expected[finite]).max())
-        err = np.abs(got[finite] - expected[finite])
-        bad = err > rtol * np.abs(expected[finite]) + atol * scale
-        if bad.any():
-            return f"{int(bad.sum())} elements off, max abs error {float(err.max()):.3g} (scale {scale:.3g})"
+        if self.exact:
+            if out.dtype != expected.dtype:
+                return f"dtype {out.dtype} != expected {expected.dtype}"
+            differ = ~((out == expected) | (np.isnan(out) & np.isnan(expected)
+                                              if out.dtype.kind in "fc" else False))
+            return f"{int(differ.sum())} elements differ" if differ.any() else None
+        return _close(out, expected, *self.tolerances[problem.dtype])
+
+
+def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+    """NaN exactly where the reference has NaN, equal infinities, elsewhere
+    |out - ref| <= rtol*|ref| + atol*max|ref| (atol is relative to the data's scale)."""
+    got = out.astype(np.float64)
+    nan_differs = np.isnan(got) != np.isnan(expected)
+    if nan_differs.any():
+        return f"NaN pattern differs at {int(nan_differs.sum())} elements"
+    infinite = np.isinf(expected)
+    if (got[infinite] != expected[infinite]).any():
+        return "infinities differ"
+    finite = np.isfinite(expected)
+    if not finite.any():
         return None
+    scale = float(np.abs(expected[finite]).max())
+    err = np.abs(got[finite] - expected[finite])
+    bad = ~(err <= rtol * np.abs(expected[finite]) + atol * scale)
+    if bad.any():
+        return f"{int(bad.sum())} elements off, max abs error {float(np.nanmax(err)):.3g} (scale {scale:.3g})"
+    return None
 
 
 OPS: dict[str, Op] = {}

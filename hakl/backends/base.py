@@ -42,6 +42,12 @@ class Backend(ABC):
     def to_numpy(self, array: Any) -> np.ndarray:
         """Copy a device array back to the host."""
 
+    def to_host(self, out: Any) -> Any:
+        """`to_numpy` of an op's output: one array or a tuple of them."""
+        if isinstance(out, tuple):
+            return tuple(self.to_numpy(o) for o in out)
+        return self.to_numpy(out)
+
     @abstractmethod
     def empty(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """An uninitialised contiguous array."""

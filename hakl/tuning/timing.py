@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..backends.base import Backend
-from ..op import Launcher
+from ..op import Launcher, Problem
 
 
 def rotating_inputs(backend: Backend, host_inputs: Sequence[np.ndarray], max_copies: int = 8) -> list[tuple]:
@@ -23,11 +23,11 @@ def rotating_inputs(backend: Backend, host_inputs: Sequence[np.ndarray], max_cop
     return [tuple(backend.asarray(a) for a in host_inputs) for _ in range(copies)]
 
 
-def time_launcher(backend: Backend, launcher: Launcher, input_sets: Sequence[tuple],
+def time_launcher(backend: Backend, problem: Problem, launcher: Launcher, input_sets: Sequence[tuple],
                   warmup: int = 2, repeat: int = 10) -> list[float]:
     """Device seconds of each of `repeat` calls, cycling through `input_sets`."""
     sets = itertools.cycle(input_sets)
-    return backend.time(lambda: launcher(*next(sets)), warmup=warmup, repeat=repeat)
+    return backend.time(lambda: problem.launch(launcher, *next(sets)), warmup=warmup, repeat=repeat)
 
 
 def median(samples: Sequence[float]) -> float:

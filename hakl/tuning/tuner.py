@@ -56,7 +56,7 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     key = dispatch.key_for(op, problem)
     rng = np.random.default_rng()
     host_inputs = op.sample(problem, rng)
-    expected = op.reference(problem, *(a.astype(np.float64) for a in host_inputs))
+    expected = op.reference(problem, *host_inputs)
     input_sets = timing.rotating_inputs(backend, host_inputs)
     nbytes = op.nbytes(problem)
     result = TuneResult(problem)
@@ -83,7 +83,7 @@ def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes
     m = Measurement(variant.name, config, "failed", baseline=variant.baseline)
     try:
         launcher = variant.build(problem, config)
-        out = backend.to_numpy(launcher(*input_sets[0]))
+        out = backend.to_host(problem.launch(launcher, *input_sets[0]))
     except Exception as exc:
         m.error = f"{type(exc).__name__}: {exc}"[:500]
         return m
@@ -92,7 +92,7 @@ def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes
         m.status, m.error = "rejected", error
         return m
     try:
-        m.seconds = timing.median(timing.time_launcher(backend, launcher, input_sets, repeat=repeat))
+        m.seconds = timing.median(timing.time_launcher(backend, problem, launcher, input_sets, repeat=repeat))
     except Exception as exc:
         m.error = f"{type(exc).__name__}: {exc}"[:500]
         return m

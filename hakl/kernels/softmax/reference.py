@@ -7,6 +7,7 @@ from ...op import Problem
 
 
 def forward(problem: Problem, x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         shifted = x - x.max(axis=1, keepdims=True)
         e = np.exp(shifted)
@@ -16,6 +17,7 @@ def forward(problem: Problem, x: np.ndarray) -> np.ndarray:
 
 def backward(problem: Problem, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """dx for softmax: y * (dy - sum(dy * y)); for log_softmax: dy - exp(y) * sum(dy)."""
+    y, dy = y.astype(np.float64), dy.astype(np.float64)
     if problem.flag("log"):
         return dy - np.exp(y) * dy.sum(axis=1, keepdims=True)
     return y * (dy - (dy * y).sum(axis=1, keepdims=True))
