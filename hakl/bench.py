@@ -1,0 +1,133 @@
+"""`hakl bench`: time the dispatched variant, the baseline and the peers per shape.
+
+Every row carries the minimum bytes the op must move, the copy bandwidth
+measured in the same run (the 100% mark), and the speed-up over the baseline
+and the peers, all timed with the backend's own clock on rotating inputs.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .backends import get as get_backend
+from .op import OPS, Op, Problem
+from .tuning import dispatch, timing
+
+# A peer maps host inputs (after the op's sample) to a zero-argument callable
+# that runs the peer's implementation on the device.
+PeerFactory = Callable[[tuple[np.ndarray, ...]], Callable[[], Any]]
+
+
+@dataclass
+class BenchCase:
+    label: str  # what a reader recognises: "(16384, 1000) axis=-1"
+    op: str
+    problem: Problem
+    axis: int | None = None
+    peers: dict[str, PeerFactory] = field(default_factory=dict)
+
+
+@dataclass
+class BenchRow:
+    op: str
+    backend: str
+    dtype: str
+    shape: list[int]
+    label: str
+    axis: int | None
+    variant: str
+    config: dict
+    source: str
+    seconds: float
+    gbps: float
+    frac_copy: float
+    baseline_seconds: float | None
+    speedup: float | None
+    peers: dict[str, float | None]
+
+
+def bench_case(case: BenchCase, copy_bps: float, repeat: int = 10) -> BenchRow:
+    op: Op = OPS[case.op]
+    problem = case.problem
+    backend = get_backend(problem.backend)
+    host = op.sample(problem, np.random.default_rng(0))
+    inputs = timing.rotating_inputs(backend, host)
+    chosen = dispatch.select(op, problem)
+    t = timing.median(timing.time_launcher(backend, problem, chosen.launcher, inputs, repeat=repeat))
+    baseline = op.baseline(problem.backend)
+    if chosen.variant is baseline:
+        tb = t
+    else:
+        base = dispatch.force(op, problem, baseline)
+        tb = timing.median(timing.time_launcher(backend, problem, base.launcher, inputs, repeat=repeat))
+    peers: dict[str, float | None] = {}
+    for name, factory in case.peers.items():
+        try:
+            run = factory(host)
+            peers[name] = backend.median_time(run, warmup=2, repeat=repeat)
+        except Exception:  # a missing or failing peer leaves a gap, not a crash
+            peers[name] = None
+    nbytes = op.nbytes(problem)
+    return BenchRow(case.op, problem.backend, problem.dtype, list(problem.shape), case.label, case.axis,
+                    chosen.variant.name, chosen.config, chosen.source, t, timing.gbps(nbytes, t),
+                    nbytes / t / copy_bps, tb, tb / t, peers)
+
+
+def dispatch_overhead_us(repeat: int = 2000) -> float:
+    """Microseconds a cache-hit `hakl.softmax` call spends above its launcher (CPU, tiny input)."""
+    from .kernels.softmax import SOFTMAX, softmax
+
+    x = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    softmax(x)
+    launcher = dispatch.select(SOFTMAX, Problem("softmax", "cpu", "float32", (4, 8, 1), (("log", False),))).launcher
+    x3 = x.reshape(4, 8, 1)
+
+    def per_call(fn) -> float:
+        samples = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(repeat):
+                fn()
+            samples.append((time.perf_counter() - t0) / repeat)
+        return min(samples)
+
+    return max(per_call(lambda: softmax(x)) - per_call(lambda: launcher(x3)), 0.0) * 1e6
+
+
+def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path) -> Path:
+    backend = get_backend(backend_name)
+    doc = {
+        "machine": machine_name(backend_name),
+        "device": backend.fingerprint().get("device", backend_name),
+        "backend": backend_name,
+        "fingerprint": backend.fingerprint(),
+        "copy_gbps": copy_bps / 1e9,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hakl_version": __version__,
+        "rows": [asdict(r) for r in rows],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def machine_name(backend_name: str) -> str:
+    """A short folder name for reports: the GPU's model, or cpu-<cores>core."""
+    backend = get_backend(backend_name)
+    if backend_name == "cpu":
+        import os
+
+        return f"cpu-{os.cpu_count()}core"
+    device = backend.fingerprint().get("device", backend_name)
+    for model in ("H200", "H100", "A100", "L40S", "L4", "B200"):
+        if model in device:
+            return model.lower()
+    return f"{backend_name}-{platform.node()}"

@@ -1,0 +1,212 @@
+"""The `hakl` command: info, tune, bench, check, cache and report."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__, backends
+from .op import OPS, Problem
+from .tuning import dispatch
+
+app = typer.Typer(help="hakl: tuned, verified kernels on CPU, CUDA and OpenCL.", no_args_is_help=True,
+                  add_completion=False)
+cache_app = typer.Typer(help="Inspect or reset the tuning database.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _ops() -> dict:
+    from . import kernels  # noqa: F401  (registers every family)
+
+    return OPS
+
+
+@app.command()
+def info() -> None:
+    """Backends, devices, why one is unavailable, and the tuning database."""
+    table = Table("backend", "status", "device / reason")
+    for name, b in backends.BACKENDS.items():
+        if b.available:
+            fp = b.fingerprint()
+            table.add_row(name, "[green]available", ", ".join(f"{k}={v}" for k, v in fp.items()))
+        else:
+            table.add_row(name, "[red]unavailable", b.unavailable_reason)
+    console.print(table)
+    from .backends import onednn
+
+    console.print(f"oneDNN: {'available ' + onednn.version() if onednn.available() else onednn.unavailable_reason()}")
+    db = dispatch.database()
+    console.print(f"tuning database: {db.path} ({db.size_bytes() / 1024:.1f} KiB, "
+                  f"{sum(1 for _ in db.choices())} choices)")
+    console.print(f"ops: {', '.join(sorted(_ops()))}; hakl {__version__}")
+
+
+def _problem(op_name: str, device: str, shape: str, dtype: str, axis: int, log: bool) -> Problem:
+    from .kernels.softmax import _canonical
+
+    dims = tuple(int(d) for d in shape.lower().split("x"))
+    if op_name not in ("softmax", "softmax_grad"):
+        raise typer.BadParameter(f"tuning from the command line supports softmax and softmax_grad, not {op_name}")
+    return Problem(op_name, device, dtype, _canonical(dims, axis % len(dims)), (("log", log),))
+
+
+@app.command()
+def tune(op: str = typer.Argument(..., help="op name, e.g. softmax"),
+         device: str = typer.Option("cpu", help="cpu, cuda or opencl"),
+         shape: str = typer.Option(..., help="e.g. 4096x1000"),
+         dtype: str = typer.Option("float32"),
+         axis: int = typer.Option(-1),
+         log: bool = typer.Option(False, help="log_softmax instead of softmax"),
+         budget: int = typer.Option(32, help="configurations tried per variant at most")) -> None:
+    """Tune one op for one shape: verify and time every candidate, record all, keep the fastest."""
+    from .tuning import tuner
+
+    ops = _ops()
+    if op not in ops:
+        raise typer.BadParameter(f"unknown op {op!r}; known: {', '.join(sorted(ops))}")
+    backends.get(device).require()
+    problem = _problem(op, device, shape, dtype, axis, log)
+    todo = tuner.plan(ops[op], problem, budget)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task(f"tuning {op} {shape} {dtype} on {device}", total=len(todo))
+        result = tuner.tune(ops[op], problem, budget, progress=lambda m: bar.advance(task))
+    base = result.baseline_seconds
+    table = Table("variant", "config", "time", "GB/s", "x baseline", "status")
+    for m in sorted(result.measurements, key=lambda m: (m.seconds is None, m.seconds or 0)):
+        table.add_row(m.variant, json.dumps(m.config), f"{m.seconds * 1e3:.3f} ms" if m.seconds else "-",
+                      f"{m.gbps:.1f}" if m.gbps else "-",
+                      f"{base / m.seconds:.2f}" if base and m.seconds else "-",
+                      "[green]verified" if m.status == "ok" else f"[red]{m.status}: {m.error}")
+    console.print(table)
+    if result.choice is None:
+        console.print("[red]no candidate verified; nothing recorded as the choice")
+        raise typer.Exit(1)
+    console.print(f"chosen: {result.choice.variant} {json.dumps(result.choice.config)} "
+                  f"-> {dispatch.database().path}")
+
+
+@app.command()
+def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default: all with benchmarks)"),
+          device: Optional[list[str]] = typer.Option(None, help="devices (default: every available one)"),
+          quick: bool = typer.Option(False, help="a short set of shapes"),
+          json_out: Optional[Path] = typer.Option(None, "--json", help="also write the records here"),
+          records: Optional[Path] = typer.Option(None, help="records folder (default: <cache>/bench)")) -> None:
+    """Time the dispatched variant, the baseline and the peers; report GB/s and % of copy bandwidth."""
+    from . import bench as benchmod
+    from .kernels import bench_cases
+    from .tuning.db import cache_dir
+
+    devices = device or backends.available()
+    console.print(f"dispatch overhead on a cache hit (cpu, softmax 4x8): {benchmod.dispatch_overhead_us():.1f} µs")
+    for dev in devices:
+        backend = backends.get(dev)
+        if not backend.available:
+            console.print(f"[yellow]{dev}: unavailable ({backend.unavailable_reason})")
+            continue
+        gpu = dev == "cuda" or (dev == "opencl" and backend.is_gpu())
+        cases = [c for c in bench_cases(dev, quick, gpu) if not op or c.op in op]
+        copy_bps = backend.copy_bandwidth()
+        rows = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task(f"{dev}", total=len(cases))
+            for case in cases:
+                rows.append(benchmod.bench_case(case, copy_bps))
+                bar.advance(task)
+        _print_rows(dev, backend, copy_bps, rows)
+        if not rows:
+            continue
+        name = f"{benchmod.machine_name(dev)}-{dev}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+        console.print(f"records: {benchmod.record(rows, dev, copy_bps, (records or cache_dir() / 'bench') / name)}")
+        if json_out is not None:
+            target = json_out if len(devices) == 1 else json_out.with_name(f"{json_out.stem}-{dev}.json")
+            benchmod.record(rows, dev, copy_bps, target)
+
+
+def _print_rows(dev, backend, copy_bps, rows) -> None:
+    peers = sorted({p for r in rows for p in r.peers})
+    table = Table("op", "shape", "dtype", "variant", "ms", "GB/s", "% copy", "x baseline",
+                  *[f"x {p}" for p in peers],
+                  title=f"{dev}: {backend.fingerprint().get('device')} — copy {copy_bps / 1e9:.1f} GB/s")
+    for r in rows:
+        table.add_row(r.op, r.label, r.dtype, f"{r.variant} ({r.source})", f"{r.seconds * 1e3:.3f}",
+                      f"{r.gbps:.1f}", f"{100 * r.frac_copy:.0f}%", f"{r.speedup:.2f}",
+                      *[f"{r.peers[p] / r.seconds:.2f}" if r.peers.get(p) else "-" for p in peers])
+    console.print(table)
+
+
+@app.command()
+def check(device: Optional[list[str]] = typer.Option(None), quick: bool = typer.Option(True)) -> None:
+    """The conformance suite: every variant x dtype against the float64 reference."""
+    from .conformance import check_variant, dtypes_for
+
+    failed = 0
+    table = Table("op", "backend", "variant", "dtype", "cases", "result")
+    for name, op in sorted(_ops().items()):
+        for v in op.variants:
+            b = backends.get(v.backend)
+            if (device and v.backend not in device) or not b.available:
+                continue
+            for dt in dtypes_for(v):
+                rep = check_variant(op, v, dt, quick=quick)
+                if rep.checked == 0:
+                    continue
+                failed += bool(rep.failures)
+                table.add_row(name, v.backend, v.name, dt, str(rep.checked),
+                              "[green]ok" if not rep.failures else f"[red]{rep.failures[0]}")
+    console.print(table)
+    for name, b in backends.BACKENDS.items():
+        if not b.available:
+            console.print(f"[yellow]{name} skipped: {b.unavailable_reason}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@cache_app.command("list")
+def cache_list() -> None:
+    """The recorded choices."""
+    db = dispatch.database()
+    table = Table("op", "backend", "dtype", "bucket", "flags", "variant", "config", "ms", title=str(db.path))
+    for c in db.choices():
+        table.add_row(c["op"], c["backend"], c["dtype"], c["bucket"], c["flags"], c["variant"], c["config"],
+                      f"{c['seconds'] * 1e3:.3f}" if c["seconds"] else "-")
+    console.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
+    """Delete every choice and measurement."""
+    db = dispatch.database()
+    if not yes and not typer.confirm(f"clear {db.path}?"):
+        raise typer.Exit(1)
+    db.clear()
+    console.print(f"cleared {db.path}")
+
+
+@cache_app.command("export")
+def cache_export(out: Path = typer.Argument(Path("-"), help="JSON file (default: stdout)")) -> None:
+    """Every choice and measurement as JSON."""
+    db = dispatch.database()
+    doc = json.dumps({"path": str(db.path), "choices": list(db.choices()),
+                      "measurements": list(db.measurements())}, indent=1)
+    if str(out) == "-":
+        sys.stdout.write(doc + "\n")
+    else:
+        out.write_text(doc)
+        console.print(f"wrote {out}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

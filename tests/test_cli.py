@@ -1,0 +1,55 @@
+"""The `hakl` command end to end (CPU only, small shapes)."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from hakl.cli import app
+
+runner = CliRunner()
+
+
+def test_info_lists_backends_and_reasons():
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "cpu" in result.output and "available" in result.output
+    assert "cuda" in result.output  # with its reason when unavailable
+    assert "tuning database" in result.output
+
+
+def test_tune_prints_candidates_and_records_a_choice(tmp_path):
+    result = runner.invoke(app, ["tune", "softmax", "--device", "cpu", "--shape", "64x100", "--dtype", "float32"])
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.output and "chosen:" in result.output
+    listed = runner.invoke(app, ["cache", "list"])
+    assert "softmax" in listed.output
+    out = tmp_path / "db.json"
+    assert runner.invoke(app, ["cache", "export", str(out)]).exit_code == 0
+    doc = json.loads(out.read_text())
+    assert doc["choices"][0]["op"] == "softmax" and doc["measurements"]
+    assert runner.invoke(app, ["cache", "clear", "--yes"]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["cache", "export"]).output)["choices"] == []
+
+
+def test_tune_rejects_unknown_op():
+    result = runner.invoke(app, ["tune", "nosuchop", "--shape", "4x4"])
+    assert result.exit_code != 0 and "unknown op" in result.output
+
+
+def test_check_runs_the_conformance_suite_on_cpu():
+    result = runner.invoke(app, ["check", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "softmax" in result.output and "ok" in result.output
+
+
+def test_bench_quick_writes_records(tmp_path):
+    result = runner.invoke(app, ["bench", "--quick", "--device", "cpu", "--op", "softmax_grad",
+                                 "--records", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "dispatch overhead" in result.output
+    (record,) = tmp_path.glob("*.json")
+    doc = json.loads(record.read_text())
+    assert doc["backend"] == "cpu" and doc["copy_gbps"] > 0
+    row = doc["rows"][0]
+    assert row["op"] == "softmax_grad" and row["gbps"] > 0 and 0 < row["frac_copy"]

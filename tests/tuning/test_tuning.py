@@ -1,0 +1,194 @@
+"""The tuning database, the tuner and dispatch, on a synthetic op with planted variants."""
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hakl
+from hakl.op import Op, Problem, Variant
+from hakl.tuning import dispatch, tuner
+from hakl.tuning.db import Choice, Key, TuningDB
+
+
+def _double(problem, config):
+    return lambda x: x * 2
+
+
+def _wrong_but_fast(problem, config):
+    return lambda x: x  # forgets to double: fast and wrong
+
+
+def _slow_double(problem, config):
+    def run(x):
+        time.sleep(config["sleep"])
+        return x * 2
+    return run
+
+
+def _broken(problem, config):
+    raise RuntimeError("planted compile error")
+
+
+def make_op(*variants: Variant) -> Op:
+    op = Op(
+        name="double_test",
+        reference=lambda problem, x: x.astype(np.float64) * 2,
+        sample=lambda problem, rng: (rng.standard_normal(problem.shape).astype(problem.dtype),),
+        nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
+        tolerances={"float32": (1e-6, 0.0), "float64": (1e-12, 0.0)},
+    )
+    op.add(*variants)
+    return op
+
+
+PROBLEM = Problem("double_test", "cpu", "float32", (64, 64))
+
+
+def test_wrong_candidate_is_rejected_and_never_chosen():
+    op = make_op(Variant("wrong", "cpu", _wrong_but_fast),
+                 Variant("slow", "cpu", _slow_double, space={"sleep": (0.002,)}, baseline=True))
+    result = tuner.tune(op, PROBLEM, repeat=3)
+    status = {m.variant: m for m in result.measurements}
+    assert status["wrong"].status == "rejected" and "elements off" in status["wrong"].error
+    assert result.choice.variant == "slow"
+    rows = list(dispatch.database().measurements())
+    assert {r["variant"]: r["status"] for r in rows} == {"wrong": "rejected", "slow": "ok"}
+
+
+def test_fastest_verified_config_wins_and_is_dispatched():
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.004, 0.0)}, baseline=True))
+    result = tuner.tune(op, PROBLEM, repeat=3)
+    assert result.choice.config == {"sleep": 0.0}
+    assert len(list(dispatch.database().measurements())) == 2
+    chosen = dispatch.select(op, PROBLEM)
+    assert chosen.source == "tuned" and chosen.config == {"sleep": 0.0}
+
+
+def test_build_failure_warns_and_falls_back():
+    op = make_op(Variant("broken", "cpu", _broken), Variant("double", "cpu", _double, baseline=True))
+    with pytest.warns(RuntimeWarning, match="broken .* failed to build.*planted compile error"):
+        chosen = dispatch.select(op, PROBLEM)
+    assert chosen.variant.name == "double" and chosen.source == "fallback"
+    result = tuner.tune(op, PROBLEM, repeat=2)
+    assert {m.variant: m.status for m in result.measurements} == {"broken": "failed", "double": "ok"}
+
+
+def test_source_change_invalidates_the_entry(tmp_path):
+    src = tmp_path / "kernel.src"
+    src.write_text("version 1")
+    fast = Variant("fast", "cpu", _double, sources=(src,))
+    op = make_op(fast, Variant("slow", "cpu", _slow_double, space={"sleep": (0.003,)}, baseline=True))
+    assert tuner.tune(op, PROBLEM, repeat=3).choice.variant == "fast"
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "tuned"
+    src.write_text("version 2")
+    fresh = Variant("fast", "cpu", _double, sources=(src,))  # a new process re-reads its source
+    op.variants[0] = fresh
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "heuristic"
+
+
+def test_fingerprint_change_misses(monkeypatch):
+    op = make_op(Variant("double", "cpu", _double, baseline=True))
+    tuner.tune(op, PROBLEM, repeat=2)
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "tuned"
+    cpu = hakl.backends.get("cpu")
+    monkeypatch.setattr(cpu, "_fp_hash", "another-machine")
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "fallback"
+
+
+def test_autotune_on_first_use(monkeypatch):
+    monkeypatch.setenv("HAKL_AUTOTUNE", "1")
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.003, 0.0)}, baseline=True))
+    chosen = dispatch.select(op, PROBLEM)
+    assert chosen.source == "tuned" and chosen.config == {"sleep": 0.0}
+
+
+def test_corrupt_database_is_moved_aside_and_rebuilt(tmp_path):
+    path = tmp_path / "tuning.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    db = TuningDB(path)
+    with pytest.warns(RuntimeWarning, match="unreadable.*moved it to"):
+        assert db.lookup(Key("a", "cpu", "f", "float32", "1", "()")) is None
+    aside = list(tmp_path.glob("tuning.sqlite.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not")
+    db.choose(Key("a", "cpu", "f", "float32", "1", "()"), Choice("v", {"k": 1}, "h", "0", 1.0))
+    assert db.lookup(Key("a", "cpu", "f", "float32", "1", "()")).config == {"k": 1}
+
+
+def test_truncated_database_is_moved_aside(tmp_path):
+    path = tmp_path / "tuning.sqlite"
+    db = TuningDB(path)
+    for i in range(200):
+        db.record(Key("a", "cpu", "f", "float32", str(i), "()"), (i,), "v", {}, "h", "0", 1.0, 1.0, "ok")
+    db.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    for extra in tmp_path.glob("tuning.sqlite-*"):
+        extra.unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        db2 = TuningDB(path)
+        db2.record(Key("b", "cpu", "f", "float32", "1", "()"), (1,), "v", {}, "h", "0", 1.0, 1.0, "ok")
+        rows = list(db2.measurements())
+    assert any("unreadable" in str(w.message) for w in caught)
+    assert [r["op"] for r in rows] == ["b"]
+
+
+def test_a_broken_database_never_stops_a_call(tmp_path):
+    db = TuningDB(tmp_path / "t.sqlite")
+    dispatch.set_database(db)
+    db.conn.execute("DROP TABLE choices")  # a database that answers lookups with errors
+    op = make_op(Variant("double", "cpu", _double, baseline=True))
+    with pytest.warns(RuntimeWarning, match="lookup failed"):
+        assert dispatch.select(op, PROBLEM).variant.name == "double"
+
+
+def _tune_in_process(path: str, tag: int, n: int) -> None:
+    db = TuningDB(path)
+    for i in range(n):
+        key = Key("op", "cpu", "fp", "float32", f"{tag}-{i}", "()")
+        db.record(key, (i,), f"v{tag}", {"i": i}, "h", "0", 1e-3, 1.0, "ok")
+        db.choose(key, Choice(f"v{tag}", {"i": i}, "h", "0", 1e-3))
+    db.close()
+
+
+def test_two_processes_tuning_at_once_both_land_their_rows(tmp_path):
+    path = str(tmp_path / "shared.sqlite")
+    TuningDB(path).conn  # create the schema first, as the first process to open it would
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_tune_in_process, args=(path, tag, 150)) for tag in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    db = TuningDB(path)
+    rows = list(db.measurements())
+    assert len(rows) == 300
+    assert {r["variant"] for r in rows} == {"v1", "v2"}
+    assert sum(1 for _ in db.choices()) == 300
+
+
+def test_compile_once_per_process():
+    from hakl.backends.base import Backend
+
+    class Counting(hakl.backends.cpu.CPUBackend):
+        calls = 0
+
+        def _compile(self, source, defines):
+            Counting.calls += 1
+            return (source, defines)
+
+    b = Counting()
+    assert b.compile("src", {"A": 1, "B": 2}) is b.compile("src", {"B": 2, "A": 1})
+    b.compile("src", {"A": 2})
+    assert Counting.calls == 2 and isinstance(b, Backend)
