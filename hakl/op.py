@@ -10,6 +10,7 @@ problem in its tuning bucket.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,12 @@ class Problem:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+
+@functools.lru_cache(maxsize=None)
+def dtype_name(dtype: np.dtype) -> str:
+    """np.dtype(...).name, memoised: the attribute is slow and sits on every call's path."""
+    return np.dtype(dtype).name
 
 
 def pow2_bucket(shape: tuple[int, ...]) -> tuple[int, ...]:

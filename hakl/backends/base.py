@@ -65,7 +65,12 @@ class Backend(ABC):
         """Seconds `fn` keeps the device busy, measured with the device's own clock."""
 
     def dtypes(self) -> tuple[np.dtype, ...]:
-        """Floating dtypes this backend computes in."""
+        """Floating dtypes this backend computes in (asked once: it sits on every call's path)."""
+        if not hasattr(self, "_dtypes"):
+            self._dtypes = self._float_dtypes()
+        return self._dtypes
+
+    def _float_dtypes(self) -> tuple[np.dtype, ...]:
         return tuple(np.dtype(d) for d in ("float16", "float32", "float64"))
 
     # ---- shared machinery -------------------------------------------------

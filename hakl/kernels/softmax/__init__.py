@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, register
+from ...op import Op, Problem, dtype_name, register
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -138,7 +138,7 @@ def _run(op: Op, name: str, flags: tuple, axis: Any, **arrays: Any):
         return backend.empty(first.shape, first.dtype)
     shape3 = _canonical(first.shape, axis)
     inputs = [backend.ascontiguous(a).reshape(shape3) for a in arrays.values()]
-    problem = Problem(op.name, backend.name, first.dtype.name, shape3, flags)
+    problem = Problem(op.name, backend.name, dtype_name(first.dtype), shape3, flags)
     out = dispatch.select(op, problem).launcher(*inputs)
     return out.reshape(first.shape)
 
