@@ -98,11 +98,16 @@ class Backend(ABC):
             self._fp_hash = hashlib.sha256(repr(items).encode()).hexdigest()[:16]
         return self._fp_hash
 
-    def time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10) -> list[float]:
-        """Device seconds per call of `fn` for `repeat` calls after `warmup` untimed ones."""
-        for _ in range(warmup):
+    def time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10,
+             warm_seconds: float = 0.02) -> list[float]:
+        """Device seconds per call of `fn` for `repeat` calls, after at least `warmup`
+        untimed calls and `warm_seconds` of work: a GPU left idle while the host
+        verified the last candidate clocks down, and would time its first calls slow."""
+        start, calls = time.perf_counter(), 0
+        while calls < warmup or time.perf_counter() - start < warm_seconds:
             fn()
-        self.synchronize()
+            self.synchronize()
+            calls += 1
         return [self.elapsed(fn) for _ in range(repeat)]
 
     def median_time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10) -> float:
