@@ -42,7 +42,7 @@ def info() -> None:
     console.print(table)
     from .backends import onednn
 
-    console.print(f"oneDNN: {'available ' + onednn.version() if onednn.available() else onednn.unavailable_reason()}")
+    console.print("oneDNN: " + ", ".join(f"{k}={v}" for k, v in onednn.describe().items()))
     db = dispatch.database()
     console.print(f"tuning database: {db.path} ({db.size_bytes() / 1024:.1f} KiB, "
                   f"{sum(1 for _ in db.choices())} choices)")

@@ -99,7 +99,7 @@ class Backend(ABC):
         return self._fp_hash
 
     def time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10,
-             warm_seconds: float = 0.02) -> list[float]:
+             warm_seconds: float = 0.02, min_sample: float = 1e-3) -> list[float]:
         """Device seconds per call of `fn` for `repeat` calls, after at least `warmup`
         untimed calls and `warm_seconds` of work: a GPU left idle while the host
         verified the last candidate clocks down, and would time its first calls slow."""
@@ -108,7 +108,18 @@ class Backend(ABC):
             fn()
             self.synchronize()
             calls += 1
-        return [self.elapsed(fn) for _ in range(repeat)]
+        # Calls shorter than `min_sample` are timed in back-to-back batches, so a
+        # sample measures the device rather than the host's launch latency.
+        first = self.elapsed(fn)
+        batch = 1 if first >= min_sample or first <= 0 else min(int(min_sample / first) + 1, 200)
+        if batch == 1:
+            return [first] + [self.elapsed(fn) for _ in range(repeat - 1)]
+
+        def batched() -> None:
+            for _ in range(batch):
+                fn()
+
+        return [self.elapsed(batched) / batch for _ in range(repeat)]
 
     def median_time(self, fn: Callable[[], Any], warmup: int = 2, repeat: int = 10) -> float:
         return statistics.median(self.time(fn, warmup, repeat))
