@@ -67,7 +67,7 @@ class Backend(ABC):
     def dtypes(self) -> tuple[np.dtype, ...]:
         """Floating dtypes this backend computes in (asked once: it sits on every call's path)."""
         if not hasattr(self, "_dtypes"):
-            self._dtypes = self._float_dtypes()
+            self._dtypes = self._float_dtypes() if self.available else ()
         return self._dtypes
 
     def _float_dtypes(self) -> tuple[np.dtype, ...]:

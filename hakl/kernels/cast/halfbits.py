@@ -1,0 +1,67 @@
+"""IEEE half precision for numba, which has no float16 type: arrays travel as their
+uint16 bits and these helpers convert, bit-exact with NumPy's float16 casts
+(round to nearest even, subnormals, infinities; NaN stays NaN, payload aside).
+numba's scalar `.view()` wants a variable with one definition, hence the
+assign-once style.
+
+Branch-free enough for LLVM to vectorise: scaling by powers of two is exact, so
+subnormals come from a multiply and a round-to-nearest-even `rint`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_OPTS = dict(cache=True)
+
+_TWO112 = np.float32(2.0 ** 112)  # half exponent bias 15 -> float32 bias 127
+_TWO24_32 = np.float32(2.0 ** 24)  # one half subnormal step is 2**-24
+_TWO24_64 = np.float64(2.0 ** 24)
+
+
+@njit(**_OPTS)
+def half_to_f32(h):
+    """uint16 half bits -> float32, exact."""
+    h = np.uint32(h)
+    mag = np.uint32((h & np.uint32(0x7FFF)) << np.uint32(13))
+    # Normals and subnormals alike: rebias by multiplying by 2**112 (exact).
+    scaled = np.float32(mag.view(np.float32) * _TWO112).view(np.uint32)
+    special = np.uint32(mag | np.uint32(0x7F800000))  # inf / NaN: all-ones exponent
+    bits = special if (h & np.uint32(0x7C00)) == np.uint32(0x7C00) else scaled
+    return np.uint32(bits | ((h & np.uint32(0x8000)) << np.uint32(16))).view(np.float32)
+
+
+@njit(**_OPTS)
+def f32_to_half(f):
+    """float32 -> uint16 half bits, round to nearest even."""
+    b = np.float32(f).view(np.uint32)
+    sign = np.uint32((b >> np.uint32(16)) & np.uint32(0x8000))
+    a = np.uint32(b & np.uint32(0x7FFFFFFF))
+    if a > np.uint32(0x7F800000):
+        h = np.uint32(0x7E00)  # NaN
+    elif a >= np.uint32(0x477FF000):  # |f| >= 65520 rounds to infinity
+        h = np.uint32(0x7C00)
+    elif a >= np.uint32(0x38800000):  # normal half: rebias, round the 13 dropped bits to even
+        m = np.uint32(a - np.uint32(0x38000000))
+        h = np.uint32((m + np.uint32(0xFFF) + ((m >> np.uint32(13)) & np.uint32(1))) >> np.uint32(13))
+    else:  # subnormal half (or zero): |f| * 2**24 is exact, rint rounds to even
+        h = np.uint32(np.rint(a.view(np.float32) * _TWO24_32))
+    return np.uint16(h | sign)
+
+
+@njit(**_OPTS)
+def f64_to_half(f):
+    """float64 -> uint16 half bits, rounded once (not through float32)."""
+    b = np.float64(f).view(np.uint64)
+    sign = np.uint32((b >> np.uint64(48)) & np.uint64(0x8000))
+    a = np.uint64(b & np.uint64(0x7FFFFFFFFFFFFFFF))
+    if a > np.uint64(0x7FF0000000000000):
+        h = np.uint32(0x7E00)
+    elif a >= np.uint64(0x40EFFE0000000000):  # 65520.0
+        h = np.uint32(0x7C00)
+    elif a >= np.uint64(0x3F10000000000000):  # 2**-14
+        m = np.uint64(a - np.uint64(0x3F00000000000000))  # rebias 1023 -> 15
+        h = np.uint32((m + np.uint64(0x1FFFFFFFFFF) + ((m >> np.uint64(42)) & np.uint64(1))) >> np.uint64(42))
+    else:
+        h = np.uint32(np.rint(a.view(np.float64) * _TWO24_64))
+    return np.uint16(h | sign)

@@ -1,0 +1,296 @@
+"""dropout (PaddlePaddle 2.0 semantics) with a counter-based generator.
+
+    >>> import numpy as np, hakl
+    >>> from hakl.kernels.dropout import dropout
+    >>> y = hakl.to_numpy(dropout(np.ones(8, np.float32), p=0.5, seed=7))
+    >>> sorted(set(y.tolist())) == [0.0, 2.0]
+    True
+
+    dropout(x, p=0.5, axis=None, training=True, mode="upscale_in_train", seed=None)
+
+- mode "upscale_in_train": training gives x * keep / (1 - p), inference x itself;
+  mode "downscale_in_infer": training gives x * keep, inference x * (1 - p).
+  Kept elements are multiplied by the factor in float32 (float64 for float64
+  inputs) and rounded once; dropped ones are x * 0, so a dropped NaN or inf
+  stays NaN, as in Paddle and PyTorch. p = 0 returns x exactly, p = 1 zeros.
+- axis (an int or a list of ints) drops whole slices: the mask has x's extent on
+  those axes and 1 elsewhere, and broadcasts (Paddle's `axis`).
+- keep decisions come from Philox-4x32-10 keyed by (seed, offset) (see
+  philox.py): mask element j depends only on (seed, offset, j), so the same seed
+  gives the same mask on every backend, variant and launch configuration.
+- seed=None draws a 64-bit seed from a process-wide generator seeded from OS
+  entropy; `manual_seed(s)` reseeds it, which makes seed=None calls repeatable.
+
+For training code, `dropout_forward(x, p, seed, ...)` returns (out, mask or None)
+and `dropout_backward(dy, p, seed=... | mask=...)` the input gradient: with a seed
+it regenerates the mask (nothing stored: the backward is dropout of dy with the
+same seed), with a mask (uint8, 1 = kept) it applies the stored one.
+
+Ops and their Problems: "dropout" sees x flat (n,), or for slice dropout x
+reshaped to merged dims with the "slices" flag spelling each dim's kind ('k'
+masked, 'a' broadcast); flags also say whether the mask is stored. p, seed,
+offset and the kept-element factor `scale` are run-time params, outside the
+tuning key: mode only changes `scale`, so both modes share one tuned choice.
+"dropout_grad" applies a stored mask: dx = dy * (scale where mask else 0).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from ...backends import backend_of
+from ...op import Op, Problem, dtype_name, register
+from ...tuning import dispatch
+from . import cpu, cuda, opencl, reference
+
+MODES = ("upscale_in_train", "downscale_in_infer")
+# (rtol, atol as a fraction of max |reference|): kept elements are x * scale rounded
+# once in the compute type; atol covers float16's subnormals
+TOLERANCES = {"float16": (1e-3, 1e-6), "float32": (2e-7, 0.0), "float64": (1e-15, 0.0)}
+
+# ---- seeds --------------------------------------------------------------------
+
+_seed_lock = threading.Lock()
+_seeds = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the process-wide generator that seed=None calls draw from."""
+    global _seeds
+    with _seed_lock:
+        _seeds = np.random.default_rng(seed)
+
+
+def next_seed() -> int:
+    """A fresh 64-bit seed from the process-wide generator."""
+    with _seed_lock:
+        return int(_seeds.integers(0, 1 << 64, dtype=np.uint64))
+
+
+# ---- ops ----------------------------------------------------------------------
+
+
+def _sample_forward(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    return (rng.standard_normal(problem.shape, dtype=np.float32).astype(problem.dtype),)
+
+
+def _sample_backward(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    (dy,) = _sample_forward(problem, rng)
+    return dy, rng.integers(0, 2, reference.mask_size(problem), dtype=np.uint8)
+
+
+SIZES = [1, 3, 4, 5, 17, 1000, 4099, (1 << 16) + 3, (1 << 18) + 5]
+QUICK_SIZES = [5, 4099, (1 << 16) + 3]
+# merged slice shapes and their kinds: channel dropout (N, C, 1, 1) is "ka", etc.
+SLICES = [((6, 50), "ka"), ((50, 6), "ak"), ((3, 40, 5), "aka"), ((4, 3, 50), "kak"),
+          ((2, 3, 4, 5), "akak"), ((100,), "a")]
+PS = (0.0, 0.1, 0.5, 0.65, 1.0)
+
+
+def _params(rng: np.random.Generator, p: float, upscale: bool) -> tuple:
+    seed = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+    offset = int(rng.choice([0, 1, int(rng.integers(0, 1 << 63))]))
+    return (("p", p), ("seed", seed), ("offset", offset), ("scale", _scale(p, upscale)))
+
+
+def _cases(op_name: str):
+    def cases(backend: str, dtype: str, rng: np.random.Generator, quick: bool = False):
+        shapes = [((n,), "") for n in (QUICK_SIZES if quick else SIZES)] + (SLICES[:3] if quick else SLICES)
+        for i, (shape, pattern) in enumerate(shapes):
+            for j, p in enumerate(PS):
+                store = (i + j) % 2 == 0
+                flags = (("mask", store), ("slices", pattern)) if op_name == "dropout" else (("slices", pattern),)
+                params = _params(rng, p, (i + j) % 3 != 0)
+                problem = Problem(op_name, backend, dtype, shape, flags,
+                                  params if op_name == "dropout" else params[-1:])
+                inputs = (_sample_forward if op_name == "dropout" else _sample_backward)(problem, rng)
+                if j == 2 and inputs[0].size > 4:  # NaN and inf, kept or dropped, stay NaN/inf or become NaN
+                    inputs[0].reshape(-1)[[1, 2, 4]] = [np.nan, np.inf, -np.inf]
+                yield problem, inputs
+    return cases
+
+
+DROPOUT = register(Op(
+    name="dropout",
+    reference=reference.forward,
+    sample=_sample_forward,
+    nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize + (reference.mask_size(p) if p.flag("mask") else 0),
+    tolerances=TOLERANCES,
+    cases=_cases("dropout"),
+))
+DROPOUT_GRAD = register(Op(
+    name="dropout_grad",
+    reference=reference.backward,
+    sample=_sample_backward,
+    nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize + reference.mask_size(p),
+    tolerances=TOLERANCES,
+    cases=_cases("dropout_grad"),
+))
+for module in (cpu, cuda, opencl):
+    DROPOUT.add(*module.forward_variants())
+    DROPOUT_GRAD.add(*module.backward_variants())
+
+
+# ---- validation ---------------------------------------------------------------
+
+
+def _scale(p: float, upscale: bool) -> float:
+    """The factor applied to kept elements in training."""
+    if not upscale:
+        return 1.0
+    return 1.0 / (1.0 - p) if p < 1.0 else 0.0
+
+
+def _check_array(op: str, name: str, a: Any):
+    backend = backend_of(a, op, name)
+    if a.dtype not in backend.dtypes():
+        allowed = ", ".join(d.name for d in backend.dtypes())
+        raise TypeError(f"{op}: argument {name!r} must have a floating dtype ({allowed} on {backend.name}), "
+                        f"got {a.dtype}")
+    return backend
+
+
+def _check_p(op: str, p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: argument 'p' must be a number, got {type(p).__name__}")
+    if not 0.0 <= float(p) <= 1.0:  # NaN fails too
+        raise ValueError(f"{op}: argument 'p' = {p!r} is out of range [0, 1]")
+    return float(p)
+
+
+def _check_mode(op: str, mode: Any) -> bool:
+    """True for upscale_in_train."""
+    if mode not in MODES:
+        raise ValueError(f"{op}: argument 'mode' must be one of {MODES}, got {mode!r}")
+    return mode == MODES[0]
+
+
+def _check_u64(op: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: argument {name!r} must be an int, got {type(value).__name__}")
+    if not 0 <= int(value) < 1 << 64:
+        raise ValueError(f"{op}: argument {name!r} = {value} is out of range [0, 2**64)")
+    return int(value)
+
+
+def _check_axis(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if not items:
+        raise ValueError(f"{op}: argument 'axis' is empty")
+    out = []
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: argument 'axis' must be an int or a list of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: argument 'axis' = {axis!r} is out of range [{-ndim}, {ndim - 1}] "
+                             f"for a {ndim}-d input")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: argument 'axis' = {axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def _layout(shape: tuple[int, ...], axes: tuple[int, ...] | None):
+    """(merged shape, slices pattern, mask shape): dims of size 1 go, neighbours of one
+    kind merge; a mask covering x is the flat case (mask element j is element j)."""
+    n = math.prod(shape)
+    if axes is None:
+        return (n,), "", shape
+    mask = tuple(d if i in axes else 1 for i, d in enumerate(shape))
+    dims, kinds = [], ""
+    for i, d in enumerate(shape):
+        if d == 1:
+            continue
+        kind = "k" if i in axes else "a"
+        if kinds.endswith(kind):
+            dims[-1] *= d
+        else:
+            dims.append(d)
+            kinds += kind
+    if "a" not in kinds:
+        return (n,), "", mask
+    return tuple(dims), kinds, mask
+
+
+def _run_forward(backend, x, p: float, seed: int, offset: int, axes, scale: float, keep_mask: bool):
+    merged, pattern, mshape = _layout(x.shape, axes)
+    if x.size == 0:
+        return backend.empty(x.shape, x.dtype), backend.empty(mshape, np.uint8) if keep_mask else None
+    problem = Problem("dropout", backend.name, dtype_name(x.dtype), merged,
+                      (("mask", keep_mask), ("slices", pattern)),
+                      (("p", p), ("seed", seed), ("offset", offset), ("scale", scale)))
+    result = problem.launch(dispatch.select(DROPOUT, problem).launcher, backend.ascontiguous(x).reshape(merged))
+    out, mask = result if keep_mask else (result, None)
+    return out.reshape(x.shape), None if mask is None else mask.reshape(mshape)
+
+
+# ---- public functions ---------------------------------------------------------
+
+
+def dropout(x: Any, p: float = 0.5, axis: Any = None, training: bool = True,
+            mode: str = "upscale_in_train", seed: int | None = None) -> Any:
+    """Zero each element (or each slice along `axis`) with probability p; see the module docstring."""
+    backend = _check_array("dropout", "x", x)
+    p = _check_p("dropout", p)
+    upscale = _check_mode("dropout", mode)
+    axes = _check_axis("dropout", axis, x.ndim)
+    seed = None if seed is None else _check_u64("dropout", "seed", seed)
+    if not training:
+        if upscale:
+            return x
+        return _run_forward(backend, x, 0.0, 0, 0, None, 1.0 - p, False)[0]
+    seed = next_seed() if seed is None else seed
+    return _run_forward(backend, x, p, seed, 0, axes, _scale(p, upscale), False)[0]
+
+
+def dropout_forward(x: Any, p: float, seed: int, offset: int = 0, axis: Any = None,
+                    mode: str = "upscale_in_train", keep_mask: bool = True):
+    """(out, mask) in training: mask is uint8 (1 = kept) shaped like x, or with 1 on the
+    axes not in `axis`; None when keep_mask=False (regenerate it from seed and offset)."""
+    backend = _check_array("dropout_forward", "x", x)
+    p = _check_p("dropout_forward", p)
+    upscale = _check_mode("dropout_forward", mode)
+    axes = _check_axis("dropout_forward", axis, x.ndim)
+    seed = _check_u64("dropout_forward", "seed", seed)
+    offset = _check_u64("dropout_forward", "offset", offset)
+    return _run_forward(backend, x, p, seed, offset, axes, _scale(p, upscale), bool(keep_mask))
+
+
+def dropout_backward(dy: Any, p: float, seed: int | None = None, offset: int = 0, mask: Any = None,
+                     axis: Any = None, mode: str = "upscale_in_train") -> Any:
+    """Gradient w.r.t. x of dropout_forward(x, p, seed, offset, axis, mode): from the
+    stored `mask`, or, given `seed` instead, from the regenerated one."""
+    op = "dropout_backward"
+    backend = _check_array(op, "dy", dy)
+    p = _check_p(op, p)
+    scale = _scale(p, _check_mode(op, mode))
+    axes = _check_axis(op, axis, dy.ndim)
+    offset = _check_u64(op, "offset", offset)
+    if (seed is None) == (mask is None):
+        raise ValueError(f"{op}: pass exactly one of 'seed' (regenerate the mask) and 'mask' (the stored one)")
+    if mask is None:
+        seed = _check_u64(op, "seed", seed)
+        return _run_forward(backend, dy, p, seed, offset, axes, scale, False)[0]
+    merged, pattern, mshape = _layout(dy.shape, axes)
+    if backend_of(mask, op, "mask") is not backend:
+        raise TypeError(f"{op}: argument 'mask' is on {backend_of(mask).name} but 'dy' is on {backend.name}")
+    if mask.dtype not in (np.uint8, np.bool_):
+        raise TypeError(f"{op}: argument 'mask' must be uint8 or bool, got {mask.dtype}")
+    if tuple(mask.shape) != tuple(mshape):
+        raise ValueError(f"{op}: argument 'mask' has shape {tuple(mask.shape)}, expected {tuple(mshape)}")
+    if dy.size == 0:
+        return backend.empty(dy.shape, dy.dtype)
+    problem = Problem("dropout_grad", backend.name, dtype_name(dy.dtype), merged, (("slices", pattern),),
+                      (("scale", scale),))
+    flat_mask = backend.ascontiguous(mask).reshape(-1).view(np.uint8)
+    launcher = dispatch.select(DROPOUT_GRAD, problem).launcher
+    return problem.launch(launcher, backend.ascontiguous(dy).reshape(merged), flat_mask).reshape(dy.shape)
+
+
+__all__ = ["dropout", "dropout_forward", "dropout_backward", "manual_seed", "next_seed",
+           "DROPOUT", "DROPOUT_GRAD", "MODES"]

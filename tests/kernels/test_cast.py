@@ -1,0 +1,193 @@
+"""cast: every (backend, variant, source dtype) against NumPy's astype for every
+destination, hakl's out-of-range rule on every backend, the public API, errors,
+the gradient, 64-bit indexing, and the CUDA sources through nvcc."""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import hakl
+from hakl import backends
+from hakl.conformance import check_variant
+from hakl.kernels.cast import CAST, DTYPES, cast, cast_grad, dtypes
+from hakl.op import Problem
+from hakl.tuning import dispatch
+
+from ..conftest import backend_params
+
+DEVICES = backend_params()
+
+
+def _cast_params():
+    """(variant, source dtype) for every variant; like conftest.variant_params, but over
+    cast's dtypes (integers and bool too) rather than the backends' floating ones."""
+    params = []
+    for v in CAST.variants:
+        b = backends.get(v.backend)
+        for dt in DTYPES:
+            marks = []
+            if not b.available:
+                marks = [pytest.mark.skip(reason=f"{v.backend}: {b.unavailable_reason}")]
+            elif dt not in dtypes(v.backend):
+                marks = [pytest.mark.skip(reason=f"{v.backend} has no {dt}")]
+            params.append(pytest.param(v, dt, marks=marks, id=f"cast-{v.backend}-{v.name}-{dt}"))
+    return params
+
+
+@pytest.mark.parametrize("variant, dtype", _cast_params())
+def test_variant_matches_numpy(variant, dtype):
+    report = check_variant(CAST, variant, dtype, quick=variant.backend == "opencl")
+    assert report.checked > 0, f"{variant.name} supports none of the conformance problems"
+    assert not report.failures, "\n".join(report.failures[:10])
+
+
+# ---- out of range and NaN ------------------------------------------------------
+
+SPECIALS = [np.nan, np.inf, -np.inf, 300.7, -300.7, 1e10, -1e10, 3e9, 1e19, -1e19, 127.9, -128.9, 255.5,
+            -0.9, 2147483520.0, -2147483648.0, 65504.0, -3.5]
+
+
+def _x86_rule(v: float, to: str) -> int:
+    """hakl's float -> int answer, written from the rule (not from NumPy): truncate;
+    out of range or NaN gives INT64_MIN (int64) or INT32_MIN, whose low bits the
+    narrower targets keep."""
+    if to == "int64":
+        return math.trunc(v) if v == v and -2.0**63 <= v < 2.0**63 else -(2**63)
+    i32 = math.trunc(v) if v == v and -2.0**31 <= v < 2.0**31 else -(2**31)
+    bits = np.iinfo(to).bits
+    low = i32 & ((1 << bits) - 1)
+    return low - (1 << bits) if np.iinfo(to).min < 0 and low >= 1 << (bits - 1) else low
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_out_of_range_float_to_int_rule(device):
+    """The same documented answer from every variant of every backend (the NumPy
+    baseline inherits it from an x86-64 host only)."""
+    for src in ("float16", "float32", "float64"):
+        if src not in dtypes(device):
+            continue
+        with np.errstate(over="ignore"):
+            x = np.array(SPECIALS, np.float64).astype(src)
+        for to in ("int8", "uint8", "int16", "int32", "int64"):
+            want = np.array([_x86_rule(float(v), to) for v in x], to)
+            problem = Problem("cast", device, src, x.shape, (("to", to),))
+            for variant in CAST.for_backend(device):
+                if variant.name == "numpy" and platform.machine() not in ("x86_64", "AMD64"):
+                    continue
+                launcher = dispatch.force(CAST, problem, variant).launcher
+                got = backends.get(device).to_numpy(launcher(hakl.asarray(x, device=device)))
+                assert np.array_equal(got, want), (device, variant.name, src, to, x, got, want)
+
+
+# ---- public API ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_public_api_layouts_and_dtype_arguments(device, rng):
+    base = rng.uniform(-100, 100, (6, 10, 12)).astype(np.float32)
+    on_device = hakl.asarray(base, device=device)
+    views = [(base, on_device), (base[:, ::2, 1:], on_device[:, ::2, 1:]), (base[2], on_device[2])]
+    for host, view in views:
+        for to in ("int16", "float16", "bool", "float64" if "float64" in dtypes(device) else "uint8"):
+            got = hakl.to_numpy(cast(view, to))
+            assert got.dtype == np.dtype(to) and np.array_equal(got, host.astype(to))
+    for arg, want in [(np.float16, np.float16), (np.dtype("int8"), np.int8), (bool, np.bool_), ("uint8", np.uint8)]:
+        assert hakl.to_numpy(cast(on_device, arg)).dtype == want
+    for shape in [(0,), (3, 0), (0, 2, 5)]:
+        out = cast(hakl.asarray(np.empty(shape, np.int32), device=device), "float16")
+        assert hakl.to_numpy(out).shape == shape and out.dtype == np.float16
+    if device == "cpu":
+        y = cast(np.array(3.9), "int32")
+        assert y.shape == () and y == 3
+
+
+def test_input_is_not_modified_and_output_is_new(rng):
+    x = rng.standard_normal(1000).astype(np.float32)
+    before = x.copy()
+    y = cast(x, "float32")
+    y[:] = 0
+    np.testing.assert_array_equal(x, before)
+
+
+def test_errors_name_the_op_and_argument():
+    x = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match=r"cast: argument 'dtype' = 'floaty' is not a dtype"):
+        cast(x, "floaty")
+    with pytest.raises(TypeError, match=r"cast: argument 'dtype' = complex64 is not supported on cpu; expected"):
+        cast(x, np.complex64)
+    with pytest.raises(TypeError, match=r"cast: argument 'x' has dtype uint16, not supported on cpu"):
+        cast(np.ones(3, np.uint16), "float32")
+    with pytest.raises(TypeError, match=r"cast: argument 'x' must be a NumPy, CuPy or pyopencl array, got list"):
+        cast([1.0], "float32")
+    with pytest.raises(TypeError, match=r"cast_grad: a gradient flows between floating dtypes only"):
+        cast_grad(x, "int32")
+    with pytest.raises(TypeError, match=r"cast_grad: a gradient flows between floating dtypes only"):
+        cast_grad(np.ones(4, np.int32), "float32")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradient_is_the_cast_back(device, rng):
+    """d sum(w * cast(x, float32)) / dx for float64 x is w cast to float64 (up to
+    float32's rounding of x, which the identity's derivative ignores)."""
+    x = rng.standard_normal(50)
+    w = rng.standard_normal(50).astype(np.float32)
+    dx = hakl.to_numpy(cast_grad(hakl.asarray(w, device=device), x.dtype))
+    assert dx.dtype == np.float64 and np.array_equal(dx, w.astype(np.float64))
+    h = 1e-3  # a step float32 resolves, so the finite difference sees the cast
+    numeric = np.array([(float((cast(x + h * e, "float32") * w).astype(np.float64).sum())
+                         - float((cast(x - h * e, "float32") * w).astype(np.float64).sum())) / (2 * h)
+                        for e in np.eye(50)])
+    np.testing.assert_allclose(dx, numeric, rtol=1e-3, atol=1e-3)
+
+
+def _available_bytes() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_available_bytes() < 8 << 30, reason="needs 8 GiB of free memory")
+def test_numba_kernel_indexes_past_2_31_elements():
+    """int8 -> uint8 over 2**31 + 16 elements (4 GiB in and out) through the numba kernel:
+    32-bit indices would wrap before the end."""
+    n = (1 << 31) + 16
+    x = np.full(n, -3, np.int8)
+    marks = {0: -128, (1 << 31) - 1: -1, 1 << 31: 1, n - 1: 127}
+    for i, v in marks.items():
+        x[i] = v
+    problem = Problem("cast", "cpu", "int8", (n,), (("to", "uint8"),))
+    out = dispatch.force(CAST, problem, CAST.variant("cpu", "numba")).launcher(x)
+    del x
+    for i, v in marks.items():
+        assert out[i] == np.uint8(v & 0xFF), i
+    step = 1 << 28
+    others = sum(int(np.count_nonzero(out[lo:lo + step] != 253)) for lo in range(0, n, step))
+    assert others == len(marks)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_every_cuda_unit_compiles():
+    """The CUDA compile units through the local nvcc (sm_90): a module per source dtype
+    holds the kernels of every destination, so the baseline's unit of each source
+    compiles every pair's code; ITEMS (a loop's trip count) in every value for one
+    source, which keeps this at 12 units (~0.5 s each) rather than 36."""
+    from .test_cuda_sources import nvcc_compile
+
+    units = {}
+    for variant in CAST.for_backend("cuda"):
+        for src in DTYPES:
+            for to in DTYPES:
+                problem = Problem("cast", "cuda", src, (1 << 20,), (("to", to),))
+                for config in variant.configs(problem) if src == "float32" else [{}]:
+                    source, defines = variant.compile_unit(problem, config)
+                    units[tuple(sorted(defines.items()))] = (source, defines)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda unit: nvcc_compile(*unit), units.values()))
