@@ -23,8 +23,15 @@ setup: $(STAMP)
 test: setup
 	$(PY) -m pytest -q -ra
 
+# asv's machine name matches `hakl bench`'s (cpu-2core, h100) so both land on one dashboard page.
+MACHINE ?= $(shell $(PY) -c "import hakl.backends as b, hakl.bench as h; print(h.machine_name('cuda' if b.get('cuda').available else 'cpu'))")
+
 bench: setup
 	$(VENV)/bin/hakl bench --quick
+	cd asv_bench && ../$(PY) -m asv machine --yes --machine $(MACHINE) >/dev/null
+	cd asv_bench && ../$(PY) -m asv run --python=same --quick --show-stderr --machine $(MACHINE) \
+	  --set-commit-hash $$(git rev-parse HEAD)
+	$(VENV)/bin/hakl report --out reports
 
 clean:
 	rm -rf $(VENV) build *.egg-info

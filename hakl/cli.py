@@ -170,6 +170,28 @@ def check(device: Optional[list[str]] = typer.Option(None), quick: bool = typer.
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def report(results: Optional[list[Path]] = typer.Option(None, help="asv results dirs (default: the suite's)"),
+           records: Optional[Path] = typer.Option(None, help="`hakl bench` records (default: <cache>/bench)"),
+           out: Path = typer.Option(Path("reports"), help="pages go to <out>/<machine>/index.html"),
+           compare: Optional[tuple[Path, Path]] = typer.Option(None, help="BASE NEW: list regressions"),
+           threshold: float = typer.Option(1.1, help="slow-down ratio that counts as a regression")) -> None:
+    """The dashboard from asv results and bench records, or regressions between two result sets."""
+    from . import regression
+    from .tuning.db import cache_dir
+
+    if compare:
+        code, text = regression.compare(compare[0], compare[1], threshold)
+        console.print(text, markup=False, highlight=False)
+        raise typer.Exit(code)
+    pages = regression.report(results or [regression.default_results_dir()], records or cache_dir() / "bench", out)
+    if not pages:
+        console.print("[yellow]no results found; run `make bench` or `hakl bench` first")
+        raise typer.Exit(1)
+    for page in pages:
+        console.print(f"dashboard: {page}")
+
+
 @cache_app.command("list")
 def cache_list() -> None:
     """The recorded choices."""

@@ -1,0 +1,129 @@
+"""The dashboard page and the release-note targets, from fixture results."""
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from hakl.regression import report, results as res, targets as tg
+
+from .synth import SUITE, write_record, write_suite
+
+pytest.importorskip("matplotlib")
+
+VOID = {"meta", "img", "br", "hr", "input", "link"}
+
+
+class PageParser(HTMLParser):
+    """Collects images and table rows, and checks that every tag is closed in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.images, self.rows, self.errors = [], [], [], []
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+        elif tag not in VOID:
+            self.stack.append(tag)
+        if tag == "tr":
+            self._row = []
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+        if tag == "tr":
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._row is not None and data.strip():
+            self._row.append(data.strip())
+
+
+def parse(path):
+    p = PageParser()
+    p.feed(path.read_text())
+    p.close()
+    assert not p.errors and not p.stack, (p.errors, p.stack)
+    return p
+
+
+def test_page_is_valid_and_has_one_plot_per_op(tmp_path):
+    results = write_suite(tmp_path / "results", seed=1)
+    write_suite(results, seed=2, commit="b" * 40, date_ms=1_700_100_000_000, slow={("cast", "(*, 1024) axis=-1", "hakl"): 2})
+    pages = report([results], tmp_path / "no-records", tmp_path / "out")
+    assert pages == [tmp_path / "out" / "testbox" / "index.html"]
+    page = parse(pages[0])
+    op_plots = [i for i in page.images if i.get("class") == "op-plot"]
+    assert sorted(i["data-op"] for i in op_plots) == sorted(SUITE)
+    for img in page.images:
+        assert img["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(img["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    # two commits: a history plot per op, and the planted slowdown among the changes
+    assert sorted(i["data-op"] for i in page.images if i.get("class") == "history-plot") == sorted(SUITE)
+    changes = [r for r in page.rows if r and r[0] == "regression"]
+    assert len(changes) == 1 and "bench_cast.Cast.time_cast" in changes[0][2]
+    # GB/s and the fraction of copy bandwidth from the dispatch log: 131072000 B in 10 ms
+    softmax_rows = [r for r in page.rows if r[:3] == ["cpu", "float32", "(16384, 1000) axis=-1"]]
+    assert any(cell.startswith("13.1 (66%)") for row in softmax_rows for cell in row)
+    assert any("numba_rows" in row for row in softmax_rows)
+
+
+def test_targets_table_statuses(tmp_path):
+    results = write_suite(tmp_path / "results", seed=1, speedups=(4.0, 2.5))
+    page = parse(report([results], None, tmp_path / "out")[0])
+    status = {r[0]: r[6] for r in page.rows if r and r[0] in {t.id for t in tg.load()}}
+    assert status["softmax-cuda-last-axis"] == tg.MISSED  # 2.5x on one shape < 3x
+    assert status["rnn-cuda"] == tg.PENDING and status["argsort-cuda-1d-forward"] == tg.PENDING
+    assert status["dropout-cuda-fp32"] == tg.UNMEASURED  # built, but no cuda results here
+
+
+def test_targets_from_speedups_and_records(tmp_path):
+    results = res.load(write_suite(tmp_path / "results", seed=1, speedups=(4.0, 3.5)))
+    results += res.load_records(write_record(tmp_path / "records", speedup=5.0).parent)
+    softmax = next(t for t in tg.load() if t.id == "softmax-cuda-last-axis")
+    (status,) = tg.evaluate([softmax], results, "testbox")
+    assert status.status == tg.PARTIAL  # every measured case meets 3x, most are not measured
+    assert status.ratios[("float32", "(16384, 1000) axis=-1")] == (4.0, "track_speedup")
+    # the record's (2097152, 32) case fits the (*, 32) bandwidth pattern
+    assert status.ratios[("float16", "(*, 32) axis=-1")] == (5.0, "hakl bench")
+    assert softmax.matches("(2097152, 32) axis=-1") == "(*, 32) axis=-1"
+    assert softmax.matches("(2097152, 32) axis=0") is None
+
+
+def test_time_ratio_is_the_fallback_speedup(tmp_path):
+    results = res.load(write_suite(tmp_path / "results", seed=1, noise=0.0))
+    ratios = tg.speedups(results)
+    x, how = ratios[("testbox", "softmax", "cpu", "float32", "(*, 1024) axis=-1")]
+    assert how == "time ratio" and x == pytest.approx(4.0)
+
+
+def test_report_tolerates_bad_inputs(tmp_path):
+    results = write_suite(tmp_path / "results", seed=1)
+    (results / "testbox" / "ffffffff-bad.json").write_text('{"version": 2, "results": {"x": [1, 2')
+    records = tmp_path / "records"
+    write_record(records)
+    (records / "truncated.json").write_text(json.dumps({"rows": [{"op": "softmax"}]}))
+    (records / "other.json").write_text("[1, 2, 3]")
+    with pytest.warns(res.ResultWarning):
+        pages = report([results, tmp_path / "absent"], records, tmp_path / "out")
+    assert [p.parent.name for p in pages] == ["testbox"]
+    parse(pages[0])
+
+
+def test_record_cases_join_the_asv_pattern_they_fit(tmp_path):
+    results = res.load(write_suite(tmp_path / "results", seed=1))
+    record = res.load_records(write_record(tmp_path / "records", device="cpu").parent)
+    for r in record:  # the record measured the (*, 1024) case at its concrete size, in float32
+        r.params = (("device", "cpu"), ("dtype", "float32"), ("shape", "(4096, 1024) axis=-1")) + r.params[3:]
+    ms = res.measurements(results + record)
+    cases = {(m.op, m.case, m.impl) for m in ms if m.op == "softmax"}
+    assert ("softmax", "(4096, 1024) axis=-1", "hakl") not in cases
+    assert ("softmax", "(*, 1024) axis=-1", "hakl") in cases  # asv's own, kept over the record's
+    assert record[0].param("shape") == "(4096, 1024) axis=-1"  # the inputs are not modified
