@@ -12,7 +12,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 from . import backends  # noqa: E402
+from .kernels.cast import cast, cast_grad  # noqa: E402
+from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
+from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
 from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
+from .kernels.stack import stack, unstack  # noqa: E402
 
 
 def asarray(array: Any, device: str = "cpu", dtype: Any = None) -> Any:
@@ -35,4 +39,6 @@ def device_of(array: Any) -> str:
     return backends.backend_of(array, "device_of", "array").name
 
 
-__all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad"]
+__all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
+           "dropout", "dropout_forward", "dropout_backward", "manual_seed", "cast", "cast_grad",
+           "stack", "unstack", "cumsum", "cumsum_grad"]

@@ -1,0 +1,137 @@
+"""cumsum (PaddlePaddle 2.0 semantics, with the exclusive / reverse flags of its scan op).
+
+    >>> import numpy as np, hakl
+    >>> hakl.to_numpy(hakl.cumsum(np.array([[1, 2, 3], [4, 5, 6]], np.int32), axis=1))
+    array([[ 1,  3,  6],
+           [ 4,  9, 15]], dtype=int32)
+    >>> hakl.to_numpy(hakl.cumsum(np.array([1, 2, 3], np.int64), exclusive=True, reverse=True))
+    array([5, 3, 0])
+
+Every variant sees the input as a contiguous (outer, n, inner) array and scans
+along n: inner == 1 is the last-axis case (rows; outer == 1 too is a 1-D scan),
+inner > 1 a non-last axis (columns, read coalesced along inner).
+
+dtypes: float16, float32, float64, int32, int64 (Paddle's, plus float16). The
+output has x's dtype, or `dtype`'s when given (x is converted first), as in
+Paddle; NumPy instead promotes small integers to the platform int. float16
+accumulates in float32 (at least), integers wrap on overflow as in Paddle.
+
+Precision: against a float64 scan, the tuned variants keep |error| within
+8 * eps * cumsum(|x|) on any data (tested on positive data, where drift is
+worst): their error does not grow with the scan's length beyond the blocks
+they scan in one piece. The baselines accumulate sequentially in the dtype
+(drift ~ sqrt(n) eps) and are held to the op's tolerances on the mixed-sign
+data of the conformance set. Figures per variant: notes/stack-cumsum.md.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...backends import backend_of
+from ...op import Op, Problem, dtype_name, register
+from ...tuning import dispatch
+from . import cpu, cuda, opencl, reference
+
+DTYPES = ("float16", "float32", "float64", "int32", "int64")
+
+# (rtol, atol as a fraction of the largest |reference| value). Scans of n mixed-sign
+# values in float32 drift by ~eps * sqrt(n) of the running sums' scale, so atol
+# carries the length; the tighter, length-free bound is tested on its own.
+TOLERANCES = {"float16": (1e-3, 1e-3), "float32": (1e-5, 1e-4), "float64": (1e-12, 1e-12),
+              "int32": (0.0, 0.0), "int64": (0.0, 0.0)}
+
+
+def _sample(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    if np.dtype(problem.dtype).kind == "i":
+        return (rng.integers(-100, 100, problem.shape, endpoint=True).astype(problem.dtype),)
+    return (rng.standard_normal(problem.shape, dtype=np.float32).astype(problem.dtype),)
+
+
+# (outer, n, inner): 1-D of several lengths (one element, one block, several tiles of
+# the GPU scans, several segments of the CPU ones), short and long rows, columns with
+# inner small / wide / odd, and empty.
+SHAPES = [(1, 1, 1), (1, 7, 1), (1, 1000, 1), (1, 4097, 1), (1, 200003, 1), (64, 32, 1), (33, 1000, 1),
+          (1000, 3, 1), (3, 70001, 1), (1, 1000, 64), (4, 33, 17), (2, 3000, 100), (3, 5, 1000),
+          (1, 9000, 3), (7, 1, 5), (2, 0, 3), (0, 4, 1)]
+QUICK_SHAPES = [(1, 7, 1), (1, 4097, 1), (33, 1000, 1), (4, 33, 17), (2, 3000, 100)]
+FLAGS = [(False, False), (True, False), (False, True), (True, True)]
+
+
+def _cases(backend: str, dtype: str, rng: np.random.Generator, quick: bool = False):
+    for i, shape in enumerate(QUICK_SHAPES if quick else SHAPES):
+        # Every shape forward; the exclusive / reverse combinations rotate over the shapes.
+        for exclusive, reverse in (FLAGS[0], FLAGS[1 + i % 3]):
+            problem = Problem("cumsum", backend, dtype, shape, (("exclusive", exclusive), ("reverse", reverse)))
+            yield problem, _sample(problem, rng)
+
+
+CUMSUM = register(Op(
+    name="cumsum",
+    reference=reference.forward,
+    sample=_sample,
+    nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
+    tolerances=TOLERANCES,
+    cases=_cases,
+))
+for module in (cpu, cuda, opencl):
+    CUMSUM.add(*module.variants())
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"cumsum: argument {name!r} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def cumsum(x: Any, axis: int | None = None, dtype: Any = None, exclusive: bool = False,
+           reverse: bool = False) -> Any:
+    """Cumulative sum of `x` along `axis` (of the flattened `x` when None), on x's device.
+
+    `dtype` converts x before the scan and is the output's dtype; `exclusive`
+    leaves each element's own value out (the first output is 0); `reverse` sums
+    from the end.
+    """
+    backend = backend_of(x, "cumsum", "x")
+    exclusive, reverse = _check_flag("exclusive", exclusive), _check_flag("reverse", reverse)
+    if dtype is not None:
+        try:
+            wanted = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"cumsum: argument 'dtype' = {dtype!r} is not a dtype") from None
+        if dtype_name(wanted) not in DTYPES:
+            raise TypeError(f"cumsum: argument 'dtype' must be one of {', '.join(DTYPES)}, got {wanted}")
+        if x.dtype != wanted:
+            x = x.astype(wanted)
+    elif dtype_name(x.dtype) not in DTYPES:
+        raise TypeError(f"cumsum: argument 'x' has dtype {x.dtype}; supported: {', '.join(DTYPES)} "
+                        "(pass dtype= to convert)")
+    if axis is None:
+        shape, axis = (x.size,), 0
+    else:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"cumsum: argument 'axis' must be an int or None, got {type(axis).__name__}")
+        ndim = max(x.ndim, 1)
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"cumsum: argument 'axis' = {axis} is out of range [{-ndim}, {ndim - 1}] "
+                             f"for a {x.ndim}-d input")
+        shape, axis = tuple(x.shape), int(axis) % ndim
+    if x.size == 0:
+        return backend.empty(shape, x.dtype)
+    dims = shape or (1,)
+    shape3 = (math.prod(dims[:axis]), dims[axis], math.prod(dims[axis + 1:]))
+    problem = Problem("cumsum", backend.name, dtype_name(x.dtype), shape3,
+                      (("exclusive", exclusive), ("reverse", reverse)))
+    out = dispatch.select(CUMSUM, problem).launcher(backend.ascontiguous(x).reshape(shape3))
+    return out.reshape(shape)
+
+
+def cumsum_grad(dy: Any, axis: int | None = None, exclusive: bool = False, reverse: bool = False,
+                x_shape: tuple[int, ...] | None = None) -> Any:
+    """Gradient of cumsum w.r.t. x given the output gradient `dy`: the cumsum of dy in
+    the other direction (same `exclusive`). With axis=None, dy is 1-D and the
+    result takes `x_shape` when given."""
+    dx = cumsum(dy, axis, exclusive=exclusive, reverse=not _check_flag("reverse", reverse))
+    return dx if x_shape is None else dx.reshape(tuple(x_shape))

@@ -1,0 +1,143 @@
+"""cumsum on OpenCL: the kernels of cumsum.cl (reduce-then-scan; see there for why).
+
+Every launcher sees the contiguous (outer, n, inner) view and scans along n.
+Bytes: at least read x and write y once, 2 * size * itemsize; the segmented
+paths read x a second time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...backends import get as get_backend
+from ...op import Problem, Variant
+
+SOURCE = Path(__file__).with_name("cumsum.cl")
+KIND = {"float16": 0, "float32": 1, "float64": 2, "int32": 3, "int64": 4}
+_CL = {"float32": "float", "float64": "double", "int32": "uint", "int64": "ulong"}
+
+
+def carry_dtype(dtype: str, fp64: bool) -> str:
+    """The dtype of the per-segment sums: float16 -> float32, float32 -> float64 where the
+    device has it, others unchanged (integers keep their bits, summed unsigned)."""
+    if dtype == "float16":
+        return "float32"
+    if dtype == "float32" and fp64:
+        return "float64"
+    return dtype
+
+
+def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
+    fp64 = config.get("fp64", True)
+    carry = carry_dtype(problem.dtype, fp64)
+    defines = {"KIND": KIND[problem.dtype], "CARRY": _CL[carry], "WG": config.get("wg", 64),
+               "ITEMS": config.get("items", 1)}
+    if "float64" in (problem.dtype, carry):
+        defines["FP64"] = 1
+    return SOURCE.read_text(), defines
+
+
+def _args(exclusive: bool, reverse: bool) -> tuple:
+    return np.int32(exclusive), np.int32(reverse)
+
+
+def _data(a):
+    """The buffer of a contiguous array; kernels index from its start, so a view with an
+    offset is copied first."""
+    return a.data if a.offset == 0 else a.copy().data
+
+
+def _build(strategy: str):
+    def build(problem: Problem, config: dict):
+        backend = get_backend("opencl")
+        backend.require()
+        cl = backend.cl
+        config = {**config, "fp64": backend.has_fp64()}
+        source, defines = compile_unit(problem, config)
+        program = backend.compile(source, defines)
+        exclusive, reverse = _args(problem.flag("exclusive"), problem.flag("reverse"))
+        wg = config.get("wg", 64)
+        carry = carry_dtype(problem.dtype, config["fp64"])
+        nested = {}
+
+        def scan_sums(sums):
+            # The segment sums' exclusive scan, by this same strategy on the carry dtype.
+            key = sums.shape
+            if key not in nested:
+                sub = Problem(problem.op, "opencl", carry, sums.shape, (("exclusive", True), ("reverse", False)))
+                nested[key] = build(sub, {k: v for k, v in config.items() if k != "fp64"})
+            return nested[key](sums)
+
+        if strategy == "serial":
+            kernel = cl.Kernel(program, "scan_serial")
+
+            def launch(x):
+                outer, n, inner = x.shape
+                y = backend.empty(x.shape, x.dtype)
+                if y.size:
+                    size = -(-outer * inner // wg) * wg
+                    kernel(backend.queue, (size,), (wg,), _data(x), y.data, np.int64(outer), np.int64(n),
+                           np.int64(inner), exclusive, reverse)
+                return y
+            return launch
+
+        if strategy == "rows":
+            sums_k, scan_k = cl.Kernel(program, "row_sums"), cl.Kernel(program, "row_scan")
+            seg = wg * config["items"]
+
+            def launch(x):
+                outer, n, _ = x.shape
+                y = backend.empty(x.shape, x.dtype)
+                if y.size == 0:
+                    return y
+                nseg = -(-n // seg)
+                groups = (outer * nseg * wg,)
+                offsets, has = y, np.int32(0)  # any buffer when there are no offsets
+                if nseg > 1:
+                    sums = backend.empty((outer, nseg, 1), carry)
+                    sums_k(backend.queue, groups, (wg,), _data(x), sums.data, np.int64(n), np.int64(nseg),
+                           reverse)
+                    offsets, has = scan_sums(sums), np.int32(1)
+                scan_k(backend.queue, groups, (wg,), _data(x), y.data, offsets.data, has, np.int64(n),
+                       np.int64(nseg), exclusive, reverse)
+                return y
+            return launch
+
+        sums_k, scan_k = cl.Kernel(program, "col_sums"), cl.Kernel(program, "col_scan")
+        # Enough work-items to fill the device: chunk the axis when columns alone are too few.
+        target = 8 * backend.device.max_compute_units * wg
+        least = config["ch"]
+
+        def launch(x):
+            outer, n, inner = x.shape
+            y = backend.empty(x.shape, x.dtype)
+            if y.size == 0:
+                return y
+            nchunks = max(1, min(-(-n // least), -(-target // (outer * inner))))
+            ch = -(-n // nchunks)
+            nchunks = -(-n // ch)
+            size = (-(-outer * nchunks * inner // wg) * wg,)
+            offsets, has = y, np.int32(0)
+            if nchunks > 1:
+                sums = backend.empty((outer, nchunks, inner), carry)
+                sums_k(backend.queue, size, (wg,), _data(x), sums.data, np.int64(outer), np.int64(n),
+                       np.int64(inner), np.int64(nchunks), np.int64(ch), reverse)
+                offsets, has = scan_sums(sums), np.int32(1)
+            scan_k(backend.queue, size, (wg,), _data(x), y.data, offsets.data, has, np.int64(outer),
+                   np.int64(n), np.int64(inner), np.int64(nchunks), np.int64(ch), exclusive, reverse)
+            return y
+        return launch
+
+    return build
+
+
+def variants() -> list[Variant]:
+    common = dict(sources=(SOURCE,), compile_unit=compile_unit)
+    return [
+        Variant("serial", "opencl", _build("serial"), baseline=True, **common),
+        Variant("rows", "opencl", _build("rows"), space={"wg": (64, 128, 256), "items": (4, 8, 16)},
+                default=lambda p: {"wg": 128, "items": 8}, supports=lambda p: p.shape[2] == 1, **common),
+        Variant("columns", "opencl", _build("columns"), space={"wg": (64, 128, 256), "ch": (16, 64, 256)},
+                default=lambda p: {"wg": 128, "ch": 64}, supports=lambda p: p.shape[2] > 1, **common),
+    ]

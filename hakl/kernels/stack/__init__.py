@@ -1,0 +1,170 @@
+"""stack and unstack (PaddlePaddle 2.0 semantics), every dtype, bit-exact.
+
+    >>> import numpy as np, hakl
+    >>> y = hakl.stack([np.array([1, 2], np.int32), np.array([3, 4], np.int32)], axis=-1)
+    >>> hakl.to_numpy(y)
+    array([[1, 3],
+           [2, 4]], dtype=int32)
+    >>> [hakl.to_numpy(a) for a in hakl.unstack(y, axis=-1)]
+    [array([1, 2], dtype=int32), array([3, 4], dtype=int32)]
+
+Every variant sees the k inputs as contiguous (outer, inner) arrays and the
+output as a contiguous (outer, k, inner) array, where outer is the product of
+the input dims before `axis` and inner of those from `axis` on: axis=0 is
+outer == 1 (one long copy per input), axis=-1 is inner == 1 (the inputs'
+elements interleaved). unstack is the same move backwards, and stack's
+backward: the gradient of each input is its slice of the output's gradient.
+The kernels move bits, so each works on every dtype through an unsigned
+integer view of the element's size.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...backends import backend_of
+from ...op import Op, Problem, dtype_name, register
+from ...tuning import dispatch
+from . import cpu, cuda, opencl, reference
+
+# What stack accepts: everything that is plain bits of a fixed size.
+DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+          "float16", "float32", "float64", "complex64", "complex128")
+
+
+def _sample_one(shape: tuple[int, ...], dtype: str, rng: np.random.Generator) -> np.ndarray:
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, shape, dtype=dt, endpoint=True)
+    x = rng.standard_normal(shape)
+    if dt.kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dt)
+
+
+def _sample_stack(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    outer, k, inner = problem.shape
+    return tuple(_sample_one((outer, inner), problem.dtype, rng) for _ in range(k))
+
+
+def _sample_unstack(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    return (_sample_one(problem.shape, problem.dtype, rng),)
+
+
+# (outer, k, inner): one input, axis=0 (outer 1), axis=-1 (inner 1), odd sizes that
+# break vector widths, a middle axis, many inputs (the 2.0.2 fix was for stacks
+# of many inputs reading past the last one) and empty inputs.
+SHAPES = [(1, 1, 1), (1, 1, 1000), (1, 16, 4096), (1, 3, 1001), (4096, 16, 1), (1001, 3, 1),
+          (33, 5, 7), (8, 4, 64), (3, 2, 70001), (2, 1000, 5), (517, 300, 1), (1, 700, 33),
+          (0, 3, 5), (4, 2, 0)]
+QUICK_SHAPES = [(1, 3, 1001), (1001, 3, 1), (33, 5, 7), (2, 1000, 5), (0, 3, 5)]
+
+
+def _cases(op_name: str):
+    sample = _sample_stack if op_name == "stack" else _sample_unstack
+
+    def cases(backend: str, dtype: str, rng: np.random.Generator, quick: bool = False):
+        for shape in QUICK_SHAPES if quick else SHAPES:
+            problem = Problem(op_name, backend, dtype, shape)
+            yield problem, sample(problem, rng)
+    return cases
+
+
+STACK = register(Op(
+    name="stack",
+    reference=reference.stack,
+    sample=_sample_stack,
+    nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
+    exact=True,
+    cases=_cases("stack"),
+))
+UNSTACK = register(Op(
+    name="unstack",
+    reference=reference.unstack,
+    sample=_sample_unstack,
+    nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
+    exact=True,
+    cases=_cases("unstack"),
+))
+for module in (cpu, cuda, opencl):
+    STACK.add(*module.stack_variants())
+    UNSTACK.add(*module.unstack_variants())
+
+
+def _check_dtype(op: str, what: str, dtype: np.dtype) -> None:
+    if dtype_name(dtype) not in DTYPES:
+        raise TypeError(f"{op}: {what} has dtype {dtype}, which is not supported; supported: {', '.join(DTYPES)}")
+
+
+def _check_axis(op: str, axis: Any, lo: int, hi: int, what: str) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: argument 'axis' must be an int, got {type(axis).__name__}")
+    if not lo <= axis <= hi:
+        raise ValueError(f"{op}: argument 'axis' = {axis} is out of range [{lo}, {hi}] for {what}")
+    return int(axis) - lo if axis < 0 else int(axis)
+
+
+def stack(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Join arrays of one shape and dtype along a new axis, on the device that holds them.
+
+    `axis` is in [-(ndim + 1), ndim]; the output has shape
+    x.shape[:axis] + (len(xs),) + x.shape[axis:].
+    """
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
+        raise TypeError(f"stack: argument 'xs' must be a list or tuple of arrays, got {type(xs).__name__}")
+    if len(xs) == 0:
+        raise ValueError("stack: argument 'xs' is empty; stack needs at least one input")
+    first = xs[0]
+    backend = backend_of(first, "stack", "xs[0]")
+    _check_dtype("stack", "input 0", first.dtype)
+    for i, x in enumerate(xs[1:], 1):
+        b = backend_of(x, "stack", f"xs[{i}]")
+        if b is not backend:
+            raise TypeError(f"stack: input {i} is on {b.name} but input 0 is on {backend.name}")
+        if x.shape != first.shape:
+            raise ValueError(f"stack: input {i} has shape {tuple(x.shape)} but input 0 has {tuple(first.shape)}")
+        if x.dtype != first.dtype:
+            raise TypeError(f"stack: input {i} has dtype {x.dtype} but input 0 has {first.dtype}")
+    ndim = first.ndim
+    axis = _check_axis("stack", axis, -(ndim + 1), ndim, f"{ndim}-d inputs")
+    shape = tuple(first.shape)
+    out_shape = shape[:axis] + (len(xs),) + shape[axis:]
+    outer, inner = math.prod(shape[:axis]), math.prod(shape[axis:])
+    if outer * inner == 0:
+        return backend.empty(out_shape, first.dtype)
+    inputs = [backend.ascontiguous(x).reshape(outer, inner) for x in xs]
+    problem = Problem("stack", backend.name, dtype_name(first.dtype), (outer, len(xs), inner))
+    return dispatch.select(STACK, problem).launcher(*inputs).reshape(out_shape)
+
+
+def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
+    """Split `x` along `axis` into x.shape[axis] arrays of x.shape without that axis.
+
+    The inverse of `stack`, and its backward: given the gradient of stack's
+    output, `unstack(dy, axis)` is the list of the inputs' gradients.
+    `num`, when given, must equal x.shape[axis].
+    """
+    backend = backend_of(x, "unstack", "x")
+    _check_dtype("unstack", "argument 'x'", x.dtype)
+    if x.ndim == 0:
+        raise ValueError("unstack: argument 'x' must have at least one dimension, got a 0-d array")
+    axis = _check_axis("unstack", axis, -x.ndim, x.ndim - 1, f"a {x.ndim}-d input")
+    shape = tuple(x.shape)
+    k = shape[axis]
+    if num is not None and num != k:
+        raise ValueError(f"unstack: argument 'num' = {num} does not match x.shape[{axis}] = {k}")
+    part_shape = shape[:axis] + shape[axis + 1:]
+    outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    if k == 0:
+        return []
+    if outer * inner == 0:
+        return [backend.empty(part_shape, x.dtype) for _ in range(k)]
+    problem = Problem("unstack", backend.name, dtype_name(x.dtype), (outer, k, inner))
+    parts = dispatch.select(UNSTACK, problem).launcher(backend.ascontiguous(x).reshape(outer, k, inner))
+    return [p.reshape(part_shape) for p in parts]
+

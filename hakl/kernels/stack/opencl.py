@@ -1,0 +1,92 @@
+"""stack / unstack on OpenCL: the kernels of stack.cl (why 16 parts per launch: see there).
+
+Bytes: both directions read and write outer * k * inner elements once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...backends import get as get_backend
+from ...op import Problem, Variant
+
+SOURCE = Path(__file__).with_name("stack.cl")
+_WORD = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+PARTS = 16  # buffer arguments per launch, fixed in stack.cl
+
+
+def word_size(dtype) -> int:
+    size = np.dtype(dtype).itemsize
+    return next(w for w in (8, 4, 2, 1) if size % w == 0)
+
+
+def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
+    return SOURCE.read_text(), {"E": _WORD[word_size(problem.dtype)], "ITEMS": config.get("items", 1)}
+
+
+def _build(direction: str, per_part: bool):
+    def build(problem: Problem, config: dict):
+        backend = get_backend("opencl")
+        backend.require()
+        source, defines = compile_unit(problem, config)
+        program = backend.compile(source, defines)
+        kernel = backend.cl.Kernel(program, "move_one" if per_part else "move_parts")
+        word = word_size(problem.dtype)
+        wg, items = config.get("wg", 64), config.get("items", 1)
+        to_big = np.int32(direction == "stack")
+
+        def run(parts, big):
+            outer, k, inner = big.shape
+            inner_w = inner * big.dtype.itemsize // word
+            if outer * k * inner_w == 0:
+                return
+            big_args = (big.base_data, np.int64(big.offset // word))
+            buffers = [(p.base_data, np.int64(p.offset // word)) for p in parts]
+            if per_part:
+                size = -(-outer * inner_w // wg) * wg
+                for j, (data, off) in enumerate(buffers):
+                    kernel(backend.queue, (size,), (wg,), *big_args, data, off, np.int64(outer), np.int32(k),
+                           np.int64(inner_w), np.int32(j), to_big)
+                return
+            for j0 in range(0, k, PARTS):
+                group = buffers[j0:j0 + PARTS]
+                nj = len(group)
+                group = group + [group[0]] * (PARTS - nj)  # unused slots: any valid buffer
+                work = -(-outer * nj * inner_w // items)
+                size = -(-work // wg) * wg
+                kernel(backend.queue, (size,), (wg,), *big_args, np.int64(outer), np.int32(k), np.int64(inner_w),
+                       np.int32(j0), np.int32(nj), to_big, *(a for pair in group for a in pair))
+
+        if direction == "stack":
+            def launch(*xs):
+                outer, inner = xs[0].shape
+                out = backend.empty((outer, len(xs), inner), xs[0].dtype)
+                run(xs, out)
+                return out
+        else:
+            def launch(x):
+                outer, k, inner = x.shape
+                parts = tuple(backend.empty((outer, inner), x.dtype) for _ in range(k))
+                run(parts, x)
+                return parts
+        return launch
+
+    return build
+
+
+def _variants(direction: str) -> list[Variant]:
+    return [
+        Variant("per_part", "opencl", _build(direction, True), baseline=True, sources=(SOURCE,),
+                compile_unit=compile_unit),
+        Variant("parts16", "opencl", _build(direction, False), space={"wg": (64, 128, 256), "items": (1, 2, 4, 8)},
+                default=lambda p: {"wg": 128, "items": 4}, sources=(SOURCE,), compile_unit=compile_unit),
+    ]
+
+
+def stack_variants() -> list[Variant]:
+    return _variants("stack")
+
+
+def unstack_variants() -> list[Variant]:
+    return _variants("unstack")

@@ -1,0 +1,217 @@
+"""cumsum: every variant against the float64 reference, the precision bound, every
+tunable configuration, the public API's axes / flags / dtypes / layouts / errors, the
+gradient (a reverse cumsum) checked numerically, and the CUDA sources through nvcc."""
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import hakl
+from hakl.conformance import check_variant
+from hakl.kernels.cumsum import CUMSUM, DTYPES, cumsum, cumsum_grad
+from hakl.kernels.cumsum.reference import error_ratio
+from hakl.op import Problem
+from hakl.tuning import dispatch
+
+from ..conftest import backend_params, variant_params
+
+
+def cumsum_params(dtypes=DTYPES):
+    """variant_params, with the integer dtypes run wherever the backend runs (variant_params
+    asks the backend's floating dtypes; every backend scans int32 and int64)."""
+    params = []
+    for p in variant_params(CUMSUM, dtypes):
+        variant, dtype = p.values[1], p.values[2]
+        integer = np.dtype(dtype).kind == "i"
+        marks = [] if integer and hakl.backends.get(variant.backend).available else p.marks
+        params.append(pytest.param(*p.values, marks=marks, id=p.id))
+    return params
+
+
+@pytest.mark.parametrize("op, variant, dtype", cumsum_params())
+def test_variant_matches_reference(op, variant, dtype):
+    report = check_variant(op, variant, dtype)
+    assert report.checked > 0, f"{variant.name} supports none of the conformance shapes"
+    assert not report.failures, "\n".join(report.failures)
+
+
+def _flags(exclusive, reverse):
+    return (("exclusive", exclusive), ("reverse", reverse))
+
+
+# Scans long enough for several segments / chunks / tiles of every variant.
+PRECISION_SHAPES = [(1, 300007, 1), (16, 20011, 1), (2000, 70, 1), (1, 4001, 96), (3, 2003, 5)]
+
+
+@pytest.mark.parametrize("op, variant, dtype", [p for p in variant_params(CUMSUM, ("float16", "float32"))
+                                                 if not p.values[1].baseline])
+def test_precision_bound_on_positive_data(op, variant, dtype):
+    """|y - y64| <= 8 eps cumsum(|x|) on positive data, where a scan that accumulates
+    sequentially in the dtype drifts by ~sqrt(n) eps (the baselines do: NumPy reaches
+    ~300 eps at 4M elements). Float16 data is scaled so the sums stay finite."""
+    backend = hakl.backends.get(variant.backend)
+    rng = np.random.default_rng(1)
+    checked = 0
+    for shape in PRECISION_SHAPES:
+        for exclusive, reverse in [(False, False), (True, True)]:
+            problem = Problem("cumsum", variant.backend, dtype, shape, _flags(exclusive, reverse))
+            if not variant.supports(problem):
+                continue
+            scale = min(1.0, 3e4 / shape[1]) if dtype == "float16" else 1.0
+            x = (scale * rng.random(shape)).astype(dtype)
+            launcher = dispatch.force(CUMSUM, problem, variant).launcher
+            y = backend.to_numpy(launcher(backend.asarray(x)))
+            ratio = error_ratio(problem, x, y)
+            assert ratio <= 8, f"{shape} {dict(problem.flags)}: error {ratio:.1f} eps * cumsum|x|"
+            checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("op, variant, dtype", [p for p in cumsum_params(("float32", "int32"))
+                                                 if p.values[1].space and p.values[1].backend != "cuda"])
+def test_every_configuration(op, variant, dtype):
+    """Each point of the tuning space on shapes that cross its segment / chunk sizes."""
+    backend = hakl.backends.get(variant.backend)
+    rng = np.random.default_rng(2)
+    for shape in [(1, 70001, 1), (5, 3001, 1), (1, 3001, 7), (2, 600, 130)]:
+        problem = Problem("cumsum", variant.backend, dtype, shape, _flags(True, True))
+        if not variant.supports(problem):
+            continue
+        (x,) = CUMSUM.sample(problem, rng)
+        expected = CUMSUM.reference(problem, x)
+        for config in variant.configs(problem):
+            y = backend.to_numpy(problem.launch(variant.build(problem, config), backend.asarray(x)))
+            error = CUMSUM.check(problem, y, expected)
+            assert error is None, f"{shape} {config}: {error}"
+
+
+def _numpy_cumsum(x, axis, dtype, exclusive, reverse):
+    x = np.asarray(x).astype(dtype or x.dtype)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    if x.ndim == 0:
+        return x.copy()
+    if reverse:
+        x = np.flip(x, axis)
+    acc = np.float64 if x.dtype.kind == "f" else np.int64
+    y = np.cumsum(x.astype(acc), axis=axis)
+    if exclusive:
+        y = y - x
+    if reverse:
+        y = np.flip(y, axis)
+    return y
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_public_api_axes_flags_and_layouts(device, rng):
+    base = rng.standard_normal((6, 10, 12)).astype(np.float32)
+    cases = [(base, None), (base, 0), (base, 1), (base, -1), (base[:, ::2, 3:], -1), (base[:, ::2, 3:], 0),
+             (base.transpose(2, 0, 1), 2), (base.transpose(2, 0, 1), None), (base[0], 0)]
+    for x, axis in cases:
+        for exclusive, reverse in [(False, False), (True, False), (False, True), (True, True)]:
+            y = hakl.to_numpy(cumsum(hakl.asarray(x, device=device), axis, exclusive=exclusive, reverse=reverse))
+            want = _numpy_cumsum(x, axis, None, exclusive, reverse)
+            assert y.shape == want.shape and y.dtype == x.dtype
+            np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_dtypes_follow_paddle(device):
+    """The output has x's dtype (integers included: no promotion to int64 as in NumPy),
+    or `dtype`'s when given; int32 wraps on overflow; float16 sums in float32."""
+    ints = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+    y = hakl.to_numpy(cumsum(hakl.asarray(ints, device=device), axis=1))
+    assert y.dtype == np.int32 and y.tolist() == [[1, 3, 6], [4, 9, 15]]
+    y = hakl.to_numpy(cumsum(hakl.asarray(ints, device=device), dtype="float64"))
+    assert y.dtype == np.float64 and y.tolist() == [1, 3, 6, 10, 15, 21]
+    big = np.full(3, 2 ** 30, np.int32)
+    assert hakl.to_numpy(cumsum(hakl.asarray(big, device=device))).tolist() == [2 ** 30, -2 ** 31, -2 ** 30]
+    ones = np.ones(4096, np.float16)  # 2048 + 1 is not a float16: a float16 sum would stop at 2048
+    assert hakl.to_numpy(cumsum(hakl.asarray(ones, device=device)))[-1] == 4096
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_empty_and_zero_d_inputs(device):
+    for shape, axis in [((0,), None), ((0, 5), 1), ((5, 0), 0), ((2, 0, 3), -1)]:
+        x = hakl.asarray(np.empty(shape, np.float32), device=device)
+        want = (0,) if axis is None else shape
+        assert hakl.to_numpy(cumsum(x, axis)).shape == want
+    if device == "cpu":  # pyopencl makes 0-d NumPy arrays 1-d
+        assert cumsum(np.array(3.0), 0).shape == () and cumsum(np.array(3.0), 0) == 3.0
+        assert cumsum(np.array(3.0)).shape == (1,)
+        assert cumsum(np.array(3.0), -1, exclusive=True) == 0.0
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_gradient_matches_finite_differences(device, rng):
+    x = rng.standard_normal((3, 4, 5))
+    for axis in (None, 0, 1, -1):
+        for exclusive, reverse in [(False, False), (True, False), (False, True), (True, True)]:
+            y = cumsum(hakl.asarray(x, device=device), axis, exclusive=exclusive, reverse=reverse)
+            w = rng.standard_normal(hakl.to_numpy(y).shape)
+            dx = hakl.to_numpy(cumsum_grad(hakl.asarray(w, device=device), axis, exclusive, reverse, x.shape))
+            numeric = np.zeros_like(x)
+            h = 1e-6
+            for i in np.ndindex(x.shape):
+                xp, xm = x.copy(), x.copy()
+                xp[i] += h
+                xm[i] -= h
+                fp = (_numpy_cumsum(xp, axis, None, exclusive, reverse) * w).sum()
+                fm = (_numpy_cumsum(xm, axis, None, exclusive, reverse) * w).sum()
+                numeric[i] = (fp - fm) / (2 * h)
+            np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_errors_name_the_op_and_argument():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"cumsum: argument 'axis' = 2 is out of range \[-2, 1\] for a 2-d input"):
+        cumsum(x, axis=2)
+    with pytest.raises(TypeError, match=r"cumsum: argument 'axis' must be an int or None, got float"):
+        cumsum(x, axis=1.0)
+    with pytest.raises(TypeError, match=r"cumsum: argument 'x' has dtype int8; supported: .* \(pass dtype="):
+        cumsum(np.ones(3, np.int8))
+    with pytest.raises(TypeError, match=r"cumsum: argument 'dtype' must be one of .* got bool"):
+        cumsum(x, dtype=bool)
+    with pytest.raises(TypeError, match=r"cumsum: argument 'dtype' = 'floaty' is not a dtype"):
+        cumsum(x, dtype="floaty")
+    with pytest.raises(TypeError, match=r"cumsum: argument 'exclusive' must be a bool, got int"):
+        cumsum(x, exclusive=1)
+    with pytest.raises(TypeError, match=r"cumsum: argument 'x' must be a NumPy, CuPy or pyopencl array, got list"):
+        cumsum([1.0, 2.0])
+    assert cumsum(np.ones(3, np.int8), dtype="int64").tolist() == [1, 2, 3]
+
+
+def test_inputs_are_not_modified(rng):
+    x = rng.standard_normal((8, 100)).astype(np.float32)
+    before = x.copy()
+    cumsum(x, 1, exclusive=True, reverse=True)
+    np.testing.assert_array_equal(x, before)
+
+
+NVCC = shutil.which("nvcc")
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+def test_cuda_units_compile_for_every_dtype():
+    """cumsum.cu as the launchers build it where the generic source test (every
+    configuration, float dtypes, vector width of aligned data) does not reach: the
+    integer dtypes, and the V=1 modules built for unaligned data."""
+    from .test_stack import nvcc_ptx
+
+    units = {}
+    for dtype in DTYPES:
+        for shape in [(1, 100000, 1), (64, 1000, 1), (4, 1000, 64)]:
+            problem = Problem("cumsum", "cuda", dtype, shape, _flags(False, False))
+            for variant in CUMSUM.for_backend("cuda"):
+                if variant.compile_unit is None or not variant.supports(problem):
+                    continue
+                config = variant.default_config(problem)
+                for vec in ({"vec": 1},) if dtype.startswith("float") else ({}, {"vec": 1}):
+                    source, defines = variant.compile_unit(problem, {**config, **vec})
+                    units[tuple(sorted(defines.items()))] = (source, defines)
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        list(pool.map(lambda unit: nvcc_ptx(*unit), units.values()))
