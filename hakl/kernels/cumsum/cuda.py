@@ -141,7 +141,7 @@ def variants() -> list[Variant]:
                 supports=lambda p: p.shape[2] == 1 and p.shape[1] <= 4096, compile_unit=_unit("scan_warp_rows"),
                 **common),
         Variant("block_rows", "cuda", _build("scan_block_rows"),
-                space={"block": (256, 512, 1024), "items": (1, 2)}, default=lambda p: {"block": 512, "items": 2},
+                space={"block": (256, 512), "items": (1, 2)}, default=lambda p: {"block": 512, "items": 2},
                 supports=lambda p: p.shape[2] == 1 and p.shape[1] > 512, compile_unit=_unit("scan_block_rows"),
                 **common),
         Variant("columns", "cuda", _build("scan_columns"), space={"block": (128, 256, 512), "r": (8, 16)},
