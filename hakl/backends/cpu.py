@@ -36,12 +36,16 @@ class CPUBackend(Backend):
     def fingerprint(self) -> dict[str, str]:
         import numba
 
+        from . import onednn
+
+        # oneDNN's version and threads are in the key: an upgrade makes tuned entries stale.
         return {
             "device": _cpu_name(),
             "cores": str(os.cpu_count()),
             "threads": str(self.threads()),
             "numpy": np.__version__,
             "numba": numba.__version__,
+            **onednn.describe(),
         }
 
     def owns(self, array: Any) -> bool:

@@ -24,6 +24,9 @@ from . import cpu, cuda, opencl, reference
 
 # (rtol, atol as a fraction of the largest |reference| value)
 TOLERANCES = {"float16": (2e-3, 2e-4), "float32": (1e-4, 1e-6), "float64": (1e-9, 1e-12)}
+# The backward's dy - sum(y * dy) cancels: a float32 kernel (oneDNN's) loses bits
+# relative to |dy|, so its absolute term is looser.
+GRAD_TOLERANCES = {**TOLERANCES, "float32": (1e-4, 1e-5)}
 
 
 def _sample_forward(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -87,7 +90,7 @@ SOFTMAX_GRAD = register(Op(
     reference=reference.backward,
     sample=_sample_backward,
     nbytes=lambda p: 3 * p.size * p.np_dtype.itemsize,
-    tolerances=TOLERANCES,
+    tolerances=GRAD_TOLERANCES,
     cases=_cases("softmax_grad"),
 ))
 for module in (cpu, cuda, opencl):
