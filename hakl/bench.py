@@ -122,8 +122,8 @@ def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path)
 def machine_name(backend_name: str) -> str:
     """A short folder name for reports: the GPU's model, or cpu-<cores>core."""
     backend = get_backend(backend_name)
-    if backend_name == "cpu":
-        import os
+    if backend_name == "cpu" or (backend_name == "opencl" and not backend.is_gpu()):
+        import os  # an OpenCL CPU device (PoCL) is this machine's CPU: one page for both
 
         return f"cpu-{os.cpu_count()}core"
     device = backend.fingerprint().get("device", backend_name)
