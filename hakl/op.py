@@ -56,6 +56,16 @@ def dtype_name(dtype: np.dtype) -> str:
     return np.dtype(dtype).name
 
 
+def check_axis(op: str, axis: Any, positions: int, what: str, expected: str = "an int") -> int:
+    """`axis` as a non-negative index into `positions` places (-positions .. positions - 1
+    are valid); raises TypeError/ValueError naming `op`, the argument and the range."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: argument 'axis' must be {expected}, got {type(axis).__name__}")
+    if not -positions <= axis < positions:
+        raise ValueError(f"{op}: argument 'axis' = {axis} is out of range [{-positions}, {positions - 1}] for {what}")
+    return int(axis) % positions
+
+
 def pow2_bucket(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Each extent rounded up to a power of two: problems in one bucket share a choice."""
     return tuple(1 << max(int(d) - 1, 0).bit_length() if d > 1 else int(d) for d in shape)

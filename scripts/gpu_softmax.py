@@ -22,7 +22,6 @@ import itertools
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 import traceback

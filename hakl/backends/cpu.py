@@ -61,7 +61,7 @@ class CPUBackend(Backend):
         return np.empty(shape, dtype)
 
     def ascontiguous(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array)
+        return np.asarray(array, order="C")  # keeps 0-d arrays 0-d, as ascontiguousarray does not
 
     def synchronize(self) -> None:
         pass

@@ -58,7 +58,7 @@ class CUDABackend(Backend):
         return self.cp.empty(shape, dtype)
 
     def ascontiguous(self, array):
-        return self.cp.ascontiguousarray(array)
+        return self.cp.ascontiguousarray(array).reshape(array.shape)  # ascontiguousarray makes 0-d 1-d
 
     def synchronize(self) -> None:
         self.cp.cuda.get_current_stream().synchronize()

@@ -13,9 +13,9 @@ executing one costs a few microseconds on top of the work.
     ...     onednn.library().softmax_forward(x.shape, "float32", axis=1).execute(
     ...         {onednn.ARG_SRC: x, onednn.ARG_DST: y})
 
-Other ops add a `*_pd` creator beside the softmax ones (reorder for cast, concat for
-stack, RNN) and get caching, memory objects over NumPy buffers, scratchpads and error
-checking from what is here.
+Primitives: softmax (forward and backward), reorder (data type and layout conversion:
+cast, unstack) and concat (stack). Other ops add a creator beside these and get caching,
+memory objects over NumPy buffers, scratchpads and error checking from what is here.
 
 Threads: the gomp build runs on OpenMP. When OMP_NUM_THREADS is not set, the binding
 gives oneDNN's OpenMP runtime as many threads as numba uses, so that the two pools
@@ -45,7 +45,7 @@ STATUS = {0: "dnnl_success", 1: "dnnl_out_of_memory", 2: "dnnl_invalid_arguments
           3: "dnnl_unimplemented", 4: "dnnl_last_impl_reached", 5: "dnnl_runtime_error",
           6: "dnnl_not_required", 7: "dnnl_invalid_graph", 8: "dnnl_invalid_graph_op",
           9: "dnnl_invalid_shape", 10: "dnnl_invalid_data_type"}
-SUCCESS, UNIMPLEMENTED = 0, 3
+SUCCESS, INVALID_ARGUMENTS, UNIMPLEMENTED = 0, 2, 3
 
 # dnnl_data_type_t (dnnl_common_types.h)
 DATA_TYPES = {"float16": 1, "bfloat16": 2, "float32": 3, "int32": 4, "int8": 5, "uint8": 6,
@@ -73,12 +73,16 @@ QUERY_IMPL_INFO_STR, QUERY_EXEC_ARG_MD, QUERY_SCRATCHPAD_MD, QUERY_NDIMS_S32 = 8
 SCRATCHPAD_USER = 1
 
 # DNNL_ARG_* (dnnl_types.h, #defines)
-ARG_SRC, ARG_DST = 1, 17  # also DNNL_ARG_FROM / DNNL_ARG_TO, SRC_LAYER / DST_LAYER
+ARG_SRC, ARG_DST = 1, 17  # DNNL_ARG_SRC_0 / DNNL_ARG_DST_0, also SRC_LAYER / DST_LAYER
+ARG_FROM, ARG_TO = ARG_SRC, ARG_DST  # the reorder's aliases of the same two
 ARG_SRC_ITER, ARG_SRC_ITER_C, ARG_DST_ITER, ARG_DST_ITER_C = 2, 3, 18, 19
 ARG_WEIGHTS_LAYER, ARG_WEIGHTS_ITER, ARG_BIAS, ARG_WORKSPACE = 33, 34, 41, 64
 ARG_SCRATCHPAD = 80
 ARG_DIFF_SRC, ARG_DIFF_DST = 129, 145
 ARG_MULTIPLE_SRC = 1024  # concat's i-th source is ARG_MULTIPLE_SRC + i
+ARG_MULTIPLE_DST = 2048
+# Source i's argument must stay below ARG_MULTIPLE_DST, so one concat takes at most 1024.
+MAX_CONCAT_SOURCES = ARG_MULTIPLE_DST - ARG_MULTIPLE_SRC
 
 MAX_NDIMS = 12  # DNNL_MAX_NDIMS (dnnl_common_types.h)
 RUNTIME_OMP = 2  # DNNL_RUNTIME_OMP (dnnl_config.h)
@@ -119,6 +123,8 @@ _SIGNATURES: dict[str, list] = {
     "dnnl_primitive_create": [_PP, _P],
     "dnnl_primitive_destroy": [_P],
     "dnnl_primitive_execute": [_P, _P, _I, ctypes.POINTER(_ExecArg)],
+    "dnnl_reorder_primitive_desc_create": [_PP, _P, _P, _P, _P, _P],
+    "dnnl_concat_primitive_desc_create": [_PP, _P, _P, _I, _I, _PP, _P],
     "dnnl_softmax_forward_primitive_desc_create": [_PP, _P, _I, _I, _P, _P, _I, _P],
     "dnnl_softmax_backward_primitive_desc_create": [_PP, _P, _I, _P, _P, _P, _I, _P, _P],
     "dnnl_version": [],
@@ -338,6 +344,8 @@ class Library:
         self.call("dnnl_stream_create", ctypes.byref(self.stream), self.engine, STREAM_IN_ORDER)
         self._primitives: dict[tuple, Primitive] = {}
         self._softmax_dtypes: dict[str, bool] = {}
+        self._reorder_pairs: dict[tuple[str, str], bool] = {}
+        self._concat_dtypes: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def call(self, name: str, *args: Any) -> None:
@@ -452,16 +460,89 @@ class Library:
         name = _dtype_name(dtype)
         known = self._softmax_dtypes.get(name)
         if known is None:
-            known = name in DATA_TYPES
-            if known:
-                try:
-                    self.softmax_forward((2, 8), name, 1)
-                    self.softmax_backward((2, 8), name, 1)
-                except OneDNNError as exc:
-                    if exc.status != UNIMPLEMENTED:
-                        raise
-                    known = False
-            self._softmax_dtypes[name] = known
+            known = self._softmax_dtypes[name] = name in DATA_TYPES and self._implemented(
+                lambda: (self.softmax_forward((2, 8), name, 1), self.softmax_backward((2, 8), name, 1)))
+        return known
+
+    def _implemented(self, probe: Callable[[], Any]) -> bool:
+        """False when `probe()` (a primitive of small valid shapes) raises dnnl_unimplemented,
+        or its memory descriptor refuses the data type (dnnl_boolean is the graph API's
+        alone); other errors propagate."""
+        try:
+            probe()
+        except OneDNNError as exc:
+            refused_type = exc.function.startswith("dnnl_memory_desc_create") and exc.status == INVALID_ARGUMENTS
+            if exc.status != UNIMPLEMENTED and not refused_type:
+                raise
+            return False
+        return True
+
+    # ---- reorder ----------------------------------------------------------------
+
+    def reorder(self, src_shape, src_dtype, dst_shape, dst_dtype, src_strides=None, dst_strides=None) -> Primitive:
+        """Copy ARG_FROM to ARG_TO, converting the data type and/or the layout (strides
+        in elements, None for row-major). oneDNN's conversions round to nearest even and
+        saturate integer destinations (NumPy's astype truncates and wraps)."""
+        src_shape, dst_shape = tuple(int(s) for s in src_shape), tuple(int(s) for s in dst_shape)
+        src_dtype, dst_dtype = _dtype_name(src_dtype), _dtype_name(dst_dtype)
+        src_strides = None if src_strides is None else tuple(int(s) for s in src_strides)
+        dst_strides = None if dst_strides is None else tuple(int(s) for s in dst_strides)
+        key = ("reorder", src_shape, src_dtype, src_strides, dst_shape, dst_dtype, dst_strides)
+
+        def create(attr):
+            src = self.memory_desc(src_shape, src_dtype, src_strides)
+            dst = self.memory_desc(dst_shape, dst_dtype, dst_strides)
+            pd = ctypes.c_void_p()
+            self.call("dnnl_reorder_primitive_desc_create", ctypes.byref(pd), src.handle, self.engine,
+                      dst.handle, self.engine, attr)
+            return pd
+
+        return self.primitive(key, create)
+
+    def reorder_supports(self, src_dtype, dst_dtype) -> bool:
+        """Whether this machine's oneDNN implements a plain reorder from `src_dtype` to
+        `dst_dtype` (f64 and boolean have none on CPU). Probed once per pair."""
+        pair = (_dtype_name(src_dtype), _dtype_name(dst_dtype))
+        known = self._reorder_pairs.get(pair)
+        if known is None:
+            known = self._reorder_pairs[pair] = pair[0] in DATA_TYPES and pair[1] in DATA_TYPES and \
+                self._implemented(lambda: self.reorder((2, 8), pair[0], (2, 8), pair[1]))
+        return known
+
+    # ---- concat -----------------------------------------------------------------
+
+    def concat(self, shapes, dtype, axis: int, dst_strides=None) -> Primitive:
+        """Concatenate row-major sources of `shapes` (equal but along `axis`) along `axis`:
+        ARG_MULTIPLE_SRC + i -> ARG_DST, whose layout is row-major or `dst_strides`
+        (elements; a view into a larger tensor). At most MAX_CONCAT_SOURCES sources."""
+        shapes = tuple(tuple(int(s) for s in shape) for shape in shapes)
+        dtype, axis = _dtype_name(dtype), int(axis)
+        if not 1 <= len(shapes) <= MAX_CONCAT_SOURCES:
+            raise ValueError(f"oneDNN: concat takes 1 to {MAX_CONCAT_SOURCES} sources, got {len(shapes)}")
+        dst_strides = None if dst_strides is None else tuple(int(s) for s in dst_strides)
+        key = ("concat", shapes, dtype, axis, dst_strides)
+
+        def create(attr):
+            dst_shape = list(shapes[0])
+            if 0 <= axis < len(dst_shape):  # else oneDNN says what is wrong with the axis
+                dst_shape[axis] = sum(shape[axis] for shape in shapes)
+            srcs = [self.memory_desc(shape, dtype) for shape in shapes]
+            dst = self.memory_desc(dst_shape, dtype, dst_strides)
+            handles = (ctypes.c_void_p * len(srcs))(*(md.handle for md in srcs))
+            pd = ctypes.c_void_p()
+            self.call("dnnl_concat_primitive_desc_create", ctypes.byref(pd), self.engine, dst.handle,
+                      len(srcs), axis, handles, attr)
+            return pd
+
+        return self.primitive(key, create)
+
+    def concat_supports(self, dtype) -> bool:
+        """Whether this machine's oneDNN implements concat for `dtype`. Probed once per dtype."""
+        name = _dtype_name(dtype)
+        known = self._concat_dtypes.get(name)
+        if known is None:
+            known = self._concat_dtypes[name] = name in DATA_TYPES and \
+                self._implemented(lambda: self.concat([(2, 1, 8)] * 2, name, 1))
         return known
 
 

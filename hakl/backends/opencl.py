@@ -129,7 +129,7 @@ class OpenCLBackend(Backend):
         self.require()
         if self.owns(array):
             return array if dtype is None or array.dtype == dtype else array.astype(dtype)
-        host = np.ascontiguousarray(np.asarray(array, dtype=dtype))
+        host = np.asarray(array, dtype=dtype, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
         return self.cl.array.to_device(self.queue, host, allocator=self.pool)
 
     def to_numpy(self, array: Any) -> np.ndarray:

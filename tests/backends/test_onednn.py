@@ -122,6 +122,34 @@ def test_softmax_forward_and_backward_execute(shape, axis, log, rng):
 
 
 @needs_onednn
+def test_reorder_converts_and_relayouts(rng):
+    lib = onednn.library()
+    assert lib.reorder_supports("float32", "float16") and lib.reorder_supports("int8", "int32")
+    assert not lib.reorder_supports("float64", "float32")  # no f64 reorder on CPU
+    assert not lib.reorder_supports("bool", "float32")  # dnnl_boolean is the graph API's
+    x = (rng.standard_normal((6, 9)) * 100).astype(np.float32)
+    y = np.empty((6, 9), np.float16)
+    lib.reorder(x.shape, "float32", y.shape, "float16").execute({onednn.ARG_FROM: x, onednn.ARG_TO: y})
+    np.testing.assert_array_equal(y, x.astype(np.float16))
+    t = np.empty((9, 6), np.float32)  # the transpose, written through strides
+    lib.reorder(x.shape, "float32", x.shape, "float32", dst_strides=(1, 6)).execute(
+        {onednn.ARG_FROM: x, onednn.ARG_TO: onednn.Memory(lib, lib.memory_desc(x.shape, "float32", (1, 6)), t.T)})
+    np.testing.assert_array_equal(t, x.T)
+
+
+@needs_onednn
+def test_concat_joins_along_an_axis_and_caps_the_sources(rng):
+    lib = onednn.library()
+    xs = [rng.integers(-9, 9, (4, n, 5)).astype(np.int32) for n in (1, 3, 2)]
+    out = np.empty((4, 6, 5), np.int32)
+    prim = lib.concat([x.shape for x in xs], "int32", 1)
+    prim.execute({**{onednn.ARG_MULTIPLE_SRC + i: x for i, x in enumerate(xs)}, onednn.ARG_DST: out})
+    np.testing.assert_array_equal(out, np.concatenate(xs, 1))
+    with pytest.raises(ValueError, match="1 to 1024 sources"):
+        lib.concat([(1, 1)] * 1025, "int32", 0)
+
+
+@needs_onednn
 def test_execute_refuses_buffers_that_do_not_fit():
     lib = onednn.library()
     prim = lib.softmax_forward((4, 8), "float32", 1)

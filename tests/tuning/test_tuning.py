@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""cast on the CPU: NumPy's astype (the baseline) and a numba kernel.
+"""cast on the CPU: NumPy's astype (the baseline), a numba kernel and oneDNN's reorder.
 
 Bytes moved at minimum: size * (source itemsize + destination itemsize).
 
@@ -10,6 +10,11 @@ is plain and the parallelism comes from a thread pool that hands each thread one
 contiguous part of the flat array (numba releases the GIL inside). float16
 travels as uint16 bits (numba has no float16): no integer dtype of hakl's set is
 uint16, so the type tells the two apart. Indices are int64 throughout.
+
+oneDNN's reorder converts with its jit kernels (F16C for float16), but rounds
+float -> int to nearest and saturates integer destinations where NumPy truncates
+and wraps: it serves only the pairs where both give the same bits (see
+ONEDNN_PAIRS).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
+from ...backends import onednn
 from ...op import Problem, Variant
 from .halfbits import f32_to_half, f64_to_half, half_to_f32
 
@@ -152,8 +158,49 @@ def _numba(problem: Problem, config: dict):
     return launch
 
 
+# ---- oneDNN reorder ---------------------------------------------------------------
+
+# (source, destination) pairs whose oneDNN conversion is NumPy's bit for bit: between
+# the floats oneDNN has (round to nearest even, overflow to inf, NaN kept), and from
+# small integers, whose values every destination holds exactly. A bool source goes in
+# as its uint8 bytes. Not float -> int (oneDNN rounds and saturates), not narrowing
+# int -> int (saturates), not int32 -> float16 (rounds twice, through float32).
+_SMALL_INTS = ("bool", "int8", "uint8")
+ONEDNN_PAIRS = frozenset(
+    [("float16", "float32"), ("float32", "float16"), ("int32", "float32")]
+    + [(s, d) for s in _SMALL_INTS for d in ("int32", "float16", "float32")])
+
+
+def _onednn_type(dtype: str) -> str:
+    return "uint8" if dtype == "bool" else dtype
+
+
+def _onednn_supported(problem: Problem) -> bool:
+    src, dst = problem.dtype, problem.flag("to")
+    return (src, dst) in ONEDNN_PAIRS and onednn.available() and \
+        onednn.library().reorder_supports(_onednn_type(src), dst)
+
+
+def _onednn(problem: Problem, config: dict):
+    lib, to = onednn.library(), np.dtype(problem.flag("to"))
+    src_type = _onednn_type(problem.dtype)
+    primitives: dict[int, onednn.Primitive] = {}
+
+    def launch(x: np.ndarray) -> np.ndarray:
+        n = x.size
+        prim = primitives.get(n)
+        if prim is None:
+            prim = primitives[n] = lib.reorder((n,), src_type, (n,), to.name)
+        out = np.empty(x.shape, to)
+        lib.execute(prim, {onednn.ARG_FROM: x.reshape(n).view(src_type), onednn.ARG_TO: out.reshape(n)})
+        return out
+
+    return launch
+
+
 def variants() -> list[Variant]:
     return [
         Variant("numba", "cpu", _numba, space={"grain": (1 << 16, 1 << 18, 1 << 20)}),
         Variant("numpy", "cpu", _numpy, baseline=True),
+        Variant("onednn", "cpu", _onednn, supports=_onednn_supported, sources=(__file__, onednn.__file__)),
     ]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, dtype_name, register
+from ...op import Op, Problem, check_axis, dtype_name, register
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -111,13 +111,8 @@ def cumsum(x: Any, axis: int | None = None, dtype: Any = None, exclusive: bool =
     if axis is None:
         shape, axis = (x.size,), 0
     else:
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"cumsum: argument 'axis' must be an int or None, got {type(axis).__name__}")
-        ndim = max(x.ndim, 1)
-        if not -ndim <= axis < ndim:
-            raise ValueError(f"cumsum: argument 'axis' = {axis} is out of range [{-ndim}, {ndim - 1}] "
-                             f"for a {x.ndim}-d input")
-        shape, axis = tuple(x.shape), int(axis) % ndim
+        axis = check_axis("cumsum", axis, max(x.ndim, 1), f"a {x.ndim}-d input", "an int or None")
+        shape = tuple(x.shape)
     if x.size == 0:
         return backend.empty(shape, x.dtype)
     dims = shape or (1,)

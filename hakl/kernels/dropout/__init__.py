@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, dtype_name, register
+from ...op import Op, Problem, check_axis, dtype_name, register
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -182,14 +182,7 @@ def _check_axis(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
     items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     if not items:
         raise ValueError(f"{op}: argument 'axis' is empty")
-    out = []
-    for a in items:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{op}: argument 'axis' must be an int or a list of ints, got {axis!r}")
-        if not -ndim <= a < ndim:
-            raise ValueError(f"{op}: argument 'axis' = {axis!r} is out of range [{-ndim}, {ndim - 1}] "
-                             f"for a {ndim}-d input")
-        out.append(int(a) % ndim)
+    out = [check_axis(op, a, ndim, f"a {ndim}-d input", "an int or a list of ints") for a in items]
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: argument 'axis' = {axis!r} repeats an axis")
     return tuple(sorted(out))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, dtype_name, register
+from ...op import Op, Problem, check_axis, dtype_name, register
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -98,15 +98,6 @@ for module in (cpu, cuda, opencl):
     SOFTMAX_GRAD.add(*module.backward_variants())
 
 
-def _normalize_axis(op: str, axis: Any, ndim: int) -> int:
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: argument 'axis' must be an int, got {type(axis).__name__}")
-    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
-    if not lo <= axis <= hi:
-        raise ValueError(f"{op}: argument 'axis' = {axis} is out of range [{lo}, {hi}] for a {ndim}-d input")
-    return int(axis) % max(ndim, 1)
-
-
 def _validate(op: str, arrays: dict[str, Any], axis: Any):
     """Backend, dtype and normalised axis of the inputs; raises naming `op` and the argument."""
     backend = None
@@ -125,7 +116,7 @@ def _validate(op: str, arrays: dict[str, Any], axis: Any):
             raise ValueError(f"{op}: argument {name!r} has shape {a.shape} but {first_name!r} has {first.shape}")
         if a.dtype != first.dtype:
             raise TypeError(f"{op}: argument {name!r} has dtype {a.dtype} but {first_name!r} has {first.dtype}")
-    return backend, _normalize_axis(op, axis, first.ndim)
+    return backend, check_axis(op, axis, max(first.ndim, 1), f"a {first.ndim}-d input")
 
 
 def _canonical(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:

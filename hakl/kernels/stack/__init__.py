@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, dtype_name, register
+from ...op import Op, Problem, check_axis, dtype_name, register
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -101,14 +101,6 @@ def _check_dtype(op: str, what: str, dtype: np.dtype) -> None:
         raise TypeError(f"{op}: {what} has dtype {dtype}, which is not supported; supported: {', '.join(DTYPES)}")
 
 
-def _check_axis(op: str, axis: Any, lo: int, hi: int, what: str) -> int:
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: argument 'axis' must be an int, got {type(axis).__name__}")
-    if not lo <= axis <= hi:
-        raise ValueError(f"{op}: argument 'axis' = {axis} is out of range [{lo}, {hi}] for {what}")
-    return int(axis) - lo if axis < 0 else int(axis)
-
-
 def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     """Join arrays of one shape and dtype along a new axis, on the device that holds them.
 
@@ -131,7 +123,7 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
         if x.dtype != first.dtype:
             raise TypeError(f"stack: input {i} has dtype {x.dtype} but input 0 has {first.dtype}")
     ndim = first.ndim
-    axis = _check_axis("stack", axis, -(ndim + 1), ndim, f"{ndim}-d inputs")
+    axis = check_axis("stack", axis, ndim + 1, f"{ndim}-d inputs")
     shape = tuple(first.shape)
     out_shape = shape[:axis] + (len(xs),) + shape[axis:]
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis:])
@@ -153,7 +145,7 @@ def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
     _check_dtype("unstack", "argument 'x'", x.dtype)
     if x.ndim == 0:
         raise ValueError("unstack: argument 'x' must have at least one dimension, got a 0-d array")
-    axis = _check_axis("unstack", axis, -x.ndim, x.ndim - 1, f"a {x.ndim}-d input")
+    axis = check_axis("unstack", axis, x.ndim, f"a {x.ndim}-d input")
     shape = tuple(x.shape)
     k = shape[axis]
     if num is not None and num != k:

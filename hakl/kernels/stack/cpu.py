@@ -1,4 +1,5 @@
-"""stack / unstack on the CPU: NumPy baselines and one numba block-copy kernel.
+"""stack / unstack on the CPU: NumPy baselines, one numba block-copy kernel and
+oneDNN's concat for stack.
 
 Bytes: both directions read and write outer * k * inner elements once.
 
@@ -13,6 +14,11 @@ that both threads get work and each task streams through memory.
 Indices are int64 throughout: outputs past 2**31 elements are fine. Copies are
 element loops, not slice assignments: numba's parfor pass drops a slice
 assignment into a carray as a dead store (numba 0.68).
+
+oneDNN concatenates the inputs, seen as (outer, 1, inner) blocks of 4-byte words
+(or bytes when a row is not a whole number of words: its concat copies bits,
+whatever the type), along the middle axis; one primitive takes at most 1024
+inputs.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from ...backends import onednn
 from ...op import Problem, Variant
 
 
@@ -129,6 +136,37 @@ def _numba_unstack(problem: Problem, config: dict):
     return launch
 
 
+def _onednn_word(problem: Problem) -> tuple[str, int]:
+    """The oneDNN type the concat moves and how many of them make one input row."""
+    outer, k, inner = problem.shape
+    row_bytes = inner * problem.np_dtype.itemsize
+    return ("int32", row_bytes // 4) if row_bytes % 4 == 0 else ("uint8", row_bytes)
+
+
+def _onednn_supported(problem: Problem) -> bool:
+    return problem.shape[1] <= onednn.MAX_CONCAT_SOURCES and onednn.available() and \
+        onednn.library().concat_supports(_onednn_word(problem)[0])
+
+
+def _onednn_stack(problem: Problem, config: dict):
+    lib = onednn.library()
+    primitives: dict[tuple, onednn.Primitive] = {}
+
+    def launch(*xs: np.ndarray) -> np.ndarray:
+        outer, inner = xs[0].shape
+        word, row = _onednn_word(Problem("stack", "cpu", problem.dtype, (outer, len(xs), inner)))
+        key = (outer, len(xs), row, word)
+        prim = primitives.get(key)
+        if prim is None:
+            prim = primitives[key] = lib.concat([(outer, 1, row)] * len(xs), word, 1)
+        out = np.empty((outer, len(xs), inner), xs[0].dtype)
+        args = {onednn.ARG_MULTIPLE_SRC + i: x.view(word).reshape(outer, 1, row) for i, x in enumerate(xs)}
+        args[onednn.ARG_DST] = out.view(word).reshape(outer, len(xs), row)
+        lib.execute(prim, args)
+        return out
+    return launch
+
+
 # Elements per task: small enough for both threads to get several, large enough
 # that a task's start-up (a carray, a divmod) is noise.
 _SPACE = {"chunk": (4096, 16384, 65536, 262144)}
@@ -140,7 +178,9 @@ def _default(problem: Problem) -> dict:
 
 def stack_variants() -> list[Variant]:
     return [Variant("numpy", "cpu", _numpy_stack, baseline=True),
-            Variant("numba", "cpu", _numba_stack, space=_SPACE, default=_default)]
+            Variant("numba", "cpu", _numba_stack, space=_SPACE, default=_default),
+            Variant("onednn", "cpu", _onednn_stack, supports=_onednn_supported,
+                    sources=(__file__, onednn.__file__))]
 
 
 def unstack_variants() -> list[Variant]:
