@@ -80,6 +80,9 @@ class Variant:
     supports: Callable[[Problem], bool] = lambda problem: True
     default: Callable[[Problem], dict] | None = None
     valid: Callable[[Problem, dict], bool] = lambda problem, config: True
+    # The untuned preference among the variants that support a problem: lowest first,
+    # ties in declared order (a kernel that suits GPUs but not CPU OpenCL devices says so).
+    rank: Callable[[Problem], int] = lambda problem: 0
     baseline: bool = False
     sources: tuple[Path, ...] = ()
     # (source text, defines) that build() compiles, for compiled variants: lets CI

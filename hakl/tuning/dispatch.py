@@ -83,8 +83,8 @@ def _resolve(op: Op, problem: Problem) -> Selection:
         launcher = _try_build(op, variant, problem, choice.config)
         if launcher is not None:
             return Selection(variant, choice.config, launcher, "tuned")
-    # Heuristic order: the variants' declared order, baseline last.
-    for variant in sorted(candidates, key=lambda v: v.baseline):
+    # Heuristic order: by rank, then declared order; the baseline last.
+    for variant in sorted(candidates, key=lambda v: (v.baseline, v.rank(problem))):
         config = variant.default_config(problem)
         launcher = _try_build(op, variant, problem, config)
         if launcher is not None:

@@ -46,6 +46,23 @@ def test_variant_matches_reference(op, variant, dtype):
     assert not report.failures, "\n".join(report.failures)
 
 
+@pytest.mark.parametrize("op, variant", [pytest.param(op, v, id=f"{op.name}-{v.name}")
+                                         for op in (STACK, UNSTACK) for v in op.for_backend("opencl") if v.space])
+def test_every_opencl_configuration(op, variant, rng):
+    """Each point of the tuning space on shapes that cross its block, chunk and
+    16-part boundaries (the conformance test runs the default only)."""
+    if not backends.get("opencl").available:
+        pytest.skip(f"opencl: {backends.get('opencl').unavailable_reason}")
+    for shape in [(1, 3, 70001), (1001, 17, 1), (37, 18, 33)]:
+        problem = Problem(op.name, "opencl", "float32", shape)
+        inputs = op.sample(problem, rng)
+        expected = op.reference(problem, *inputs)
+        for config in variant.configs(problem):
+            out = problem.launch(variant.build(problem, config), *(hakl.asarray(a, device="opencl") for a in inputs))
+            out = tuple(hakl.to_numpy(o) for o in out) if isinstance(out, tuple) else hakl.to_numpy(out)
+            assert op.check(problem, out, expected) is None, f"{shape} {config}"
+
+
 def _device(xs, device):
     return [hakl.asarray(x, device=device) for x in xs]
 

@@ -77,6 +77,20 @@ def test_build_failure_warns_and_falls_back():
     assert {m.variant: m.status for m in result.measurements} == {"broken": "failed", "double": "ok"}
 
 
+def test_heuristic_follows_rank_then_declared_order_baseline_last():
+    def named(name):
+        return lambda problem, config: (lambda x: x * 2 if name else x)
+    base = Variant("base", "cpu", named("base"), baseline=True, rank=lambda p: -5)
+    first = Variant("first", "cpu", named("first"))
+    second = Variant("second", "cpu", named("second"), rank=lambda p: 0 if p.shape[0] > 100 else 1)
+    op = make_op(base, first, second)
+    assert dispatch.select(op, PROBLEM).variant is first
+    op.variants[1] = Variant("first", "cpu", named("first"), rank=lambda p: 1)
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).variant is op.variants[1]  # ties keep the declared order
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (256, 64))).variant is second
+
+
 def test_source_change_invalidates_the_entry(tmp_path):
     src = tmp_path / "kernel.src"
     src.write_text("version 1")

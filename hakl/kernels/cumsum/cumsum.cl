@@ -127,39 +127,56 @@ __kernel void row_scan(__global const T *x, __global T *y, __global const CARRY 
     }
 }
 
-// ---- columns (inner > 1): work-item (o, chunk, column), chunks of `ch` scan rows ----------
+// ---- columns: work-item (o, chunk, block of COLS columns), chunks of `ch` scan rows ----
+//
+// COLS = 1 on GPUs: neighbouring work-items take neighbouring columns, so every
+// load and store coalesces. A CPU device runs a work-group's work-items one after
+// another, so there a work-item walks COLS adjacent columns itself (a contiguous,
+// vectorisable inner loop) instead of one column with a stride of `inner`.
+
+#ifndef COLS
+#define COLS 1
+#endif
+
+#define COLUMN_BLOCK                                                                  \
+    const long blocks = (inner + COLS - 1) / COLS;                                     \
+    const long id = get_global_id(0);                                                  \
+    if (id >= outer * nchunks * blocks) return;                                        \
+    const long rest = id / blocks, col0 = (id - rest * blocks) * COLS;                 \
+    const long o = rest / nchunks, c = rest - o * nchunks;                             \
+    /* the columns this work-item walks: a constant 1 when COLS is, so the loops vanish */ \
+    const int w = COLS == 1 ? 1 : (int)min((long)COLS, inner - col0);                 \
+    const long end = min(n, (c + 1) * ch);                                             \
+    __global const T *xo = x + o * n * inner + col0;
 
 __kernel void col_sums(__global const T *x, __global CARRY *sums, long outer, long n, long inner, long nchunks,
                        long ch, int reverse)
 {
-    const long id = get_global_id(0);
-    if (id >= outer * nchunks * inner) return;
-    const long rest = id / inner, col = id - rest * inner;
-    const long o = rest / nchunks, c = rest - o * nchunks;
-    __global const T *xo = x + o * n * inner + col;
-    const long end = min(n, (c + 1) * ch);
-    CARRY acc = 0;
-    for (long s = c * ch; s < end; ++s) acc += (CARRY)LOAD(xo, (reverse ? n - 1 - s : s) * inner);
-    sums[id] = acc;  // sums is (outer, nchunks, inner)
+    COLUMN_BLOCK
+    CARRY acc[COLS];
+    for (int j = 0; j < COLS; ++j) acc[j] = 0;
+    for (long s = c * ch; s < end; ++s) {
+        const long at = (reverse ? n - 1 - s : s) * inner;
+        for (int j = 0; j < w; ++j) acc[j] += (CARRY)LOAD(xo, at + j);
+    }
+    for (int j = 0; j < w; ++j) sums[rest * inner + col0 + j] = acc[j];  // sums is (outer, nchunks, inner)
 }
 
 __kernel void col_scan(__global const T *x, __global T *y, __global const CARRY *offsets, int has_offsets,
                        long outer, long n, long inner, long nchunks, long ch, int exclusive, int reverse)
 {
-    const long id = get_global_id(0);
-    if (id >= outer * nchunks * inner) return;
-    const long rest = id / inner, col = id - rest * inner;
-    const long o = rest / nchunks, c = rest - o * nchunks;
-    __global const T *xo = x + o * n * inner + col;
-    __global T *yo = y + o * n * inner + col;
-    const long end = min(n, (c + 1) * ch);
+    COLUMN_BLOCK
+    __global T *yo = y + o * n * inner + col0;
     // A column is walked one element at a time, so it runs in CARRY: the error stays a
     // few ulps of the running sum however long the chunk.
-    CARRY run = has_offsets ? offsets[id] : (CARRY)0;
+    CARRY run[COLS];
+    for (int j = 0; j < COLS; ++j) run[j] = has_offsets && j < w ? offsets[rest * inner + col0 + j] : (CARRY)0;
     for (long s = c * ch; s < end; ++s) {
         const long at = (reverse ? n - 1 - s : s) * inner;
-        const CARRY after = run + (CARRY)LOAD(xo, at);
-        STORE(exclusive ? run : after, yo, at);
-        run = after;
+        for (int j = 0; j < w; ++j) {
+            const CARRY after = run[j] + (CARRY)LOAD(xo, at + j);
+            STORE(exclusive ? run[j] : after, yo, at + j);
+            run[j] = after;
+        }
     }
 }

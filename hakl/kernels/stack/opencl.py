@@ -1,4 +1,5 @@
-"""stack / unstack on OpenCL: the kernels of stack.cl (why 16 parts per launch: see there).
+"""stack / unstack on OpenCL: the kernels of stack.cl (why 16 parts per launch, and
+why GPUs take elements and CPU devices take blocks: see there).
 
 Bytes: both directions read and write outer * k * inner elements once.
 """
@@ -25,13 +26,18 @@ def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
     return SOURCE.read_text(), {"E": _WORD[word_size(problem.dtype)], "ITEMS": config.get("items", 1)}
 
 
-def _build(direction: str, per_part: bool):
+def _gpu() -> bool:
+    backend = get_backend("opencl")
+    return backend.available and backend.is_gpu()
+
+
+def _build(direction: str, kernel_name: str):
     def build(problem: Problem, config: dict):
         backend = get_backend("opencl")
         backend.require()
         source, defines = compile_unit(problem, config)
         program = backend.compile(source, defines)
-        kernel = backend.cl.Kernel(program, "move_one" if per_part else "move_parts")
+        kernel = backend.cl.Kernel(program, kernel_name)
         word = word_size(problem.dtype)
         wg, items = config.get("wg", 64), config.get("items", 1)
         to_big = np.int32(direction == "stack")
@@ -43,7 +49,7 @@ def _build(direction: str, per_part: bool):
                 return
             big_args = (big.base_data, np.int64(big.offset // word))
             buffers = [(p.base_data, np.int64(p.offset // word)) for p in parts]
-            if per_part:
+            if kernel_name == "move_one":
                 size = -(-outer * inner_w // wg) * wg
                 for j, (data, off) in enumerate(buffers):
                     kernel(backend.queue, (size,), (wg,), *big_args, data, off, np.int64(outer), np.int32(k),
@@ -53,10 +59,17 @@ def _build(direction: str, per_part: bool):
                 group = buffers[j0:j0 + PARTS]
                 nj = len(group)
                 group = group + [group[0]] * (PARTS - nj)  # unused slots: any valid buffer
-                work = -(-outer * nj * inner_w // items)
-                size = -(-work // wg) * wg
-                kernel(backend.queue, (size,), (wg,), *big_args, np.int64(outer), np.int32(k), np.int64(inner_w),
-                       np.int32(j0), np.int32(nj), to_big, *(a for pair in group for a in pair))
+                part_args = (a for pair in group for a in pair)
+                head = (*big_args, np.int64(outer), np.int32(k), np.int64(inner_w), np.int32(j0), np.int32(nj), to_big)
+                if kernel_name == "move_blocks":  # blocks of about `block` elements
+                    chunk = min(inner_w, config["block"])
+                    rows = max(1, config["block"] // (nj * chunk))
+                    work = -(-outer // rows) * -(-inner_w // chunk)
+                    kernel(backend.queue, (-(-work // wg) * wg,), (wg,), *head, np.int64(rows), np.int64(chunk),
+                           *part_args)
+                else:
+                    work = -(-outer * nj * inner_w // items)
+                    kernel(backend.queue, (-(-work // wg) * wg,), (wg,), *head, *part_args)
 
         if direction == "stack":
             def launch(*xs):
@@ -77,10 +90,14 @@ def _build(direction: str, per_part: bool):
 
 def _variants(direction: str) -> list[Variant]:
     return [
-        Variant("per_part", "opencl", _build(direction, True), baseline=True, sources=(SOURCE,),
+        Variant("per_part", "opencl", _build(direction, "move_one"), baseline=True, sources=(SOURCE,),
                 compile_unit=compile_unit),
-        Variant("parts16", "opencl", _build(direction, False), space={"wg": (64, 128, 256), "items": (1, 2, 4, 8)},
-                default=lambda p: {"wg": 128, "items": 4}, sources=(SOURCE,), compile_unit=compile_unit),
+        Variant("parts16", "opencl", _build(direction, "move_parts"),
+                space={"wg": (64, 128, 256), "items": (1, 2, 4, 8)}, default=lambda p: {"wg": 128, "items": 4},
+                rank=lambda p: 0 if _gpu() else 1, sources=(SOURCE,), compile_unit=compile_unit),
+        Variant("blocks", "opencl", _build(direction, "move_blocks"),
+                space={"wg": (1, 8, 32), "block": (2048, 8192, 32768)}, default=lambda p: {"wg": 8, "block": 8192},
+                rank=lambda p: 1 if _gpu() else 0, sources=(SOURCE,), compile_unit=compile_unit),
     ]
 
 

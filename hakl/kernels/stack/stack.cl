@@ -8,6 +8,12 @@
 // (that is the baseline, stack_one), and gathering from a concatenated copy of
 // the parts moves every byte twice. Elements are moved as unsigned integers of
 // their size (E), so one program serves every dtype of that size.
+//
+// move_parts hands out elements one by one (a GPU's work-items take neighbours, so
+// every access coalesces); on a CPU device each work-item is a loop iteration of one
+// thread, and the per-element part switch and divisions dominate. move_blocks gives
+// a work-item a block instead: `rows` rows by `chunk` columns of every part in the
+// launch, the part picked once per part and each run copied as a straight loop.
 
 #ifndef E
 #define E uint
@@ -56,6 +62,26 @@ __kernel void move_parts(__global E *big, long big_off, long outer, int k, long 
         if (++i == inner) {
             i = 0;
             if (++j == nj) { j = 0; ++r; }
+        }
+    }
+}
+
+__kernel void move_blocks(__global E *big, long big_off, long outer, int k, long inner, int j0, int nj,
+                          int to_big, long rows, long chunk, PART_PARAMS)
+{
+    const long chunks = (inner + chunk - 1) / chunk;
+    const long id = get_global_id(0);
+    if (id >= (outer + rows - 1) / rows * chunks) return;
+    const long rb = id / chunks, i0 = (id - rb * chunks) * chunk;
+    const long r0 = rb * rows, r1 = min(outer, r0 + rows), i1 = min(inner, i0 + chunk);
+    for (int j = 0; j < nj; ++j) {
+        __global E *p = pick(j, p0, o0, p1, o1, p2, o2, p3, o3, p4, o4, p5, o5, p6, o6, p7, o7,
+                             p8, o8, p9, o9, p10, o10, p11, o11, p12, o12, p13, o13, p14, o14, p15, o15);
+        for (long r = r0; r < r1; ++r) {
+            __global E *b = big + big_off + (r * k + j0 + j) * inner;
+            __global E *q = p + r * inner;
+            if (to_big) for (long i = i0; i < i1; ++i) b[i] = q[i];
+            else for (long i = i0; i < i1; ++i) q[i] = b[i];
         }
     }
 }
