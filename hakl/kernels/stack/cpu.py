@@ -22,6 +22,8 @@ inputs.
 """
 from __future__ import annotations
 
+import ctypes
+
 import numba
 import numpy as np
 from numba import njit, prange, types
@@ -84,7 +86,9 @@ def _move(addresses, big, chunk, to_big):
             _copy(part[src:src + n], flat[dst:dst + n], to_big)
     else:
         # Short segments: tasks are blocks of output rows; per input, the block's rows.
-        rows = max(1, chunk // (k * inner))
+        # At least 256 rows, so that each input's run in a task is long enough to pay
+        # for picking the input (many inputs of short rows: 5x faster than chunk // k).
+        rows = max(256, chunk // (k * inner))
         for t in prange((outer + rows - 1) // rows):
             r0 = np.int64(t) * rows
             r1 = min(r0 + rows, outer)
@@ -106,8 +110,17 @@ def words(dtype: np.dtype) -> tuple[np.dtype, int]:
     return np.dtype(f"uint{8 * word}"), size // word
 
 
+def _address(a: np.ndarray) -> int:
+    # ctypes' from_buffer is 3x cheaper than a.ctypes.data (~3 µs, which thousands of
+    # inputs feel) but wants a writable buffer.
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.ctypes.data
+
+
 def _addresses(arrays) -> np.ndarray:
-    return np.fromiter((a.ctypes.data for a in arrays), np.int64, count=len(arrays))
+    return np.fromiter(map(_address, arrays), np.int64, count=len(arrays))
 
 
 def _numba_stack(problem: Problem, config: dict):
