@@ -5,12 +5,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+import hakl
 
 from . import __version__, backends
 from .op import OPS, Problem
@@ -49,13 +52,51 @@ def info() -> None:
     console.print(f"ops: {', '.join(sorted(_ops()))}; hakl {__version__}")
 
 
-def _problem(op_name: str, device: str, shape: str, dtype: str, axis: int, log: bool) -> Problem:
-    from .kernels.softmax import _canonical
+def _flag(options: dict[str, str], name: str, default: bool = False) -> bool:
+    value = options.get(name, str(default)).lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise typer.BadParameter(f"option {name}={value!r}: expected true or false")
+    return value in ("true", "1", "yes")
 
-    dims = tuple(int(d) for d in shape.lower().split("x"))
-    if op_name not in ("softmax", "softmax_grad"):
-        raise typer.BadParameter(f"tuning from the command line supports softmax and softmax_grad, not {op_name}")
-    return Problem(op_name, device, dtype, _canonical(dims, axis % len(dims)), (("log", log),))
+
+# The public call `hakl tune OP` makes once on an example input, to learn (by
+# dispatch.capture) the problem that shape, dtype, axis and options give OP.
+_EXAMPLES: dict[str, Callable[[Any, int, dict], Any]] = {
+    "softmax": lambda x, axis, o: (hakl.log_softmax if _flag(o, "log") else hakl.softmax)(x, axis),
+    "softmax_grad": lambda x, axis, o: (hakl.log_softmax_grad if _flag(o, "log") else hakl.softmax_grad)(x, x, axis),
+    "cast": lambda x, axis, o: hakl.cast(x, o.get("to", "float32")),
+    "stack": lambda x, axis, o: hakl.stack([x] * int(o.get("count", 2)), axis),
+    "unstack": lambda x, axis, o: hakl.unstack(x, axis),
+    "cumsum": lambda x, axis, o: hakl.cumsum(x, axis, exclusive=_flag(o, "exclusive"), reverse=_flag(o, "reverse")),
+    "dropout": lambda x, axis, o: hakl.dropout_forward(x, float(o.get("p", 0.5)), seed=0,
+                                                       keep_mask=_flag(o, "mask", True)),
+    "dropout_grad": lambda x, axis, o: hakl.dropout_backward(
+        x, float(o.get("p", 0.5)), mask=hakl.asarray(np.ones(x.shape, np.uint8), device=hakl.device_of(x))),
+}
+OPTIONS_HELP = ("key=value, repeatable: log=true (softmax*), to=DTYPE (cast), count=N (stack), "
+                "exclusive=, reverse= (cumsum), p=, mask= (dropout*)")
+
+
+def _problem(op_name: str, device: str, shape: str, dtype: str, axis: int, options: dict[str, str]) -> Problem:
+    """The problem `hakl.<op>` makes for an input of `shape` and `dtype` on `device`."""
+    try:
+        dims = tuple(int(d) for d in shape.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"--shape {shape!r}: expected sizes joined by x, e.g. 4096x1000") from None
+    if op_name not in _EXAMPLES:
+        raise typer.BadParameter(f"tuning from the command line supports {', '.join(sorted(_EXAMPLES))}, "
+                                 f"not {op_name}")
+    dt = np.dtype(dtype)
+    x = np.ones(dims, dt) if dt.kind in "biu" else np.random.default_rng(0).standard_normal(dims).astype(dt)
+    with dispatch.capture() as seen:
+        try:
+            _EXAMPLES[op_name](hakl.asarray(x, device=device), axis, options)
+        except (TypeError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from None
+    problems = [problem for op, problem in seen if op.name == op_name]
+    if not problems:
+        raise typer.BadParameter(f"{op_name} on a {shape} input launches no kernel (an empty input?)")
+    return problems[-1]
 
 
 @app.command()
@@ -64,16 +105,25 @@ def tune(op: str = typer.Argument(..., help="op name, e.g. softmax"),
          shape: str = typer.Option(..., help="e.g. 4096x1000"),
          dtype: str = typer.Option("float32"),
          axis: int = typer.Option(-1),
-         log: bool = typer.Option(False, help="log_softmax instead of softmax"),
+         log: bool = typer.Option(False, help="log_softmax instead of softmax (same as -o log=true)"),
+         option: Optional[list[str]] = typer.Option(None, "--option", "-o", help=OPTIONS_HELP),
          budget: int = typer.Option(32, help="configurations tried per variant at most")) -> None:
-    """Tune one op for one shape: verify and time every candidate, record all, keep the fastest."""
+    """Tune one op for one shape: verify and time every candidate, record all, keep the fastest.
+
+    The problem is the one `hakl.<op>` makes for an input of --shape, --dtype and --axis
+    (stack: --option count=N inputs of that shape)."""
     from .tuning import tuner
 
     ops = _ops()
     if op not in ops:
         raise typer.BadParameter(f"unknown op {op!r}; known: {', '.join(sorted(ops))}")
     backends.get(device).require()
-    problem = _problem(op, device, shape, dtype, axis, log)
+    if any("=" not in item for item in option or []):
+        raise typer.BadParameter(f"--option takes key=value, got {option}")
+    options = dict(item.split("=", 1) for item in option or [])
+    if log:
+        options["log"] = "true"
+    problem = _problem(op, device, shape, dtype, axis, options)
     todo = tuner.plan(ops[op], problem, budget)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:

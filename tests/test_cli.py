@@ -32,6 +32,29 @@ def test_tune_prints_candidates_and_records_a_choice(tmp_path):
     assert json.loads(runner.invoke(app, ["cache", "export"]).output)["choices"] == []
 
 
+def test_tune_takes_the_problem_the_public_call_makes():
+    from hakl.tuning import dispatch
+
+    result = runner.invoke(app, ["tune", "cast", "--shape", "300x7", "--dtype", "int32", "-o", "to=float32",
+                                 "--budget", "2"])
+    assert result.exit_code == 0, result.output
+    (choice,) = [c for c in dispatch.database().choices() if c["op"] == "cast"]
+    assert choice["dtype"] == "int32" and "'to', 'float32'" in choice["flags"]
+    result = runner.invoke(app, ["tune", "stack", "--shape", "64x5", "--axis", "1", "-o", "count=3", "--budget", "2"])
+    assert result.exit_code == 0, result.output
+    (choice,) = [c for c in dispatch.database().choices() if c["op"] == "stack"]
+    assert choice["bucket"] == "64x4x8"  # (outer, inputs, inner) = (64, 3, 5), in powers of two
+
+
+def test_tune_reports_bad_options_and_arguments():
+    for args, message in [(["cast", "--shape", "4", "-o", "to"], "key=value"),
+                          (["cumsum", "--shape", "4", "-o", "reverse=maybe"], "expected true or false"),
+                          (["stack", "--shape", "4x4", "--axis", "5"], "out of range"),
+                          (["cumsum", "--shape", "0x4"], "launches no kernel")]:
+        result = runner.invoke(app, ["tune", *args])
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+
 def test_tune_rejects_unknown_op():
     result = runner.invoke(app, ["tune", "nosuchop", "--shape", "4x4"])
     assert result.exit_code != 0 and "unknown op" in result.output

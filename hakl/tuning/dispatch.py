@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,25 @@ def autotune_enabled() -> bool:
     return os.environ.get("HAKL_AUTOTUNE", "") not in ("", "0")
 
 
+_captured: list[tuple[Op, Problem]] | None = None
+
+
+@contextmanager
+def capture():
+    """Collect the (op, problem) of every select() inside: how `hakl tune` learns the
+    problem a public call makes, without repeating each family's canonicalisation."""
+    global _captured
+    outer, _captured = _captured, []
+    try:
+        yield _captured
+    finally:
+        _captured = outer
+
+
 def select(op: Op, problem: Problem) -> Selection:
     """The launcher for `problem`; memoised per tuning key."""
+    if _captured is not None:
+        _captured.append((op, problem))
     memo_key = (op.name, problem.backend, problem.dtype, op.bucket(problem), problem.flags)
     hit = _memo.get(memo_key)
     if hit is not None and hit.variant.supports(problem):
