@@ -104,7 +104,9 @@ class OpenCLBackend(Backend):
         }
 
     def is_gpu(self) -> bool:
-        return bool(self.device.type & self.cl.device_type.GPU)
+        """Whether the device is a GPU (False when OpenCL is unavailable): kernels that
+        suit GPUs and CPU devices differently pick their defaults by it."""
+        return self.available and bool(self.device.type & self.cl.device_type.GPU)
 
     def has_fp64(self) -> bool:
         return "cl_khr_fp64" in self.device.extensions or bool(self.device.double_fp_config)

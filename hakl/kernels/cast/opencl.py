@@ -46,7 +46,7 @@ def _default(problem: Problem) -> dict:
 
 def _cpu() -> bool:
     backend = get_backend("opencl")
-    return not (backend.available and backend.is_gpu())
+    return not backend.is_gpu()
 
 
 def _kernel(problem: Problem, name: str, vec: int):

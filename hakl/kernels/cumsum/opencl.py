@@ -135,8 +135,7 @@ def _build(strategy: str):
 
 
 def _gpu() -> bool:
-    backend = get_backend("opencl")
-    return backend.available and backend.is_gpu()
+    return get_backend("opencl").is_gpu()
 
 
 def _columns_default(problem: Problem) -> dict:

@@ -140,7 +140,7 @@ SPACE = {"WG": (64, 128, 256), "PER_ITEM": (1, 4, 16)}
 
 
 def _default(problem: Problem) -> dict:
-    gpu = get_backend("opencl").available and get_backend("opencl").is_gpu()
+    gpu = get_backend("opencl").is_gpu()
     return {"WG": 256, "PER_ITEM": 4} if gpu else {"WG": 64, "PER_ITEM": 16}
 
 
