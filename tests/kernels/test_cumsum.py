@@ -195,6 +195,22 @@ def test_inputs_are_not_modified(rng):
 NVCC = shutil.which("nvcc")
 
 
+@pytest.mark.slow
+def test_more_than_2_to_the_31_elements_on_cpu():
+    """A float16 scan over 2**31 + 16 elements (4 GiB in and out) through the numba row
+    kernel: ones at 0, 2**31 - 1 and 2**31, so a 32-bit index (wrapping to negative)
+    or a segment offset that lost its high bits shows as a wrong count past the mark."""
+    n = (1 << 31) + 16
+    x = np.zeros(n, np.float16)
+    x[[0, (1 << 31) - 1, 1 << 31]] = 1
+    rows = CUMSUM.variant("cpu", "rows")
+    problem = Problem("cumsum", "cpu", "float16", (1, n, 1), (("exclusive", False), ("reverse", False)))
+    y = rows.build(problem, rows.default_config(problem))(x.reshape(1, n, 1)).reshape(n)
+    del x
+    assert y[(1 << 31) - 2] == 1 and y[(1 << 31) - 1] == 2 and y[1 << 31] == 3 and y[-1] == 3
+    assert y.dtype == np.float16 and not (y[1:(1 << 31) - 1] != 1).any()
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
 def test_cuda_units_compile_for_every_dtype():
     """cumsum.cu as the launchers build it where the generic source test (every
