@@ -14,7 +14,7 @@ executing one costs a few microseconds on top of the work.
     ...         {onednn.ARG_SRC: x, onednn.ARG_DST: y})
 
 Primitives: softmax (forward and backward), reorder (data type and layout conversion:
-cast, unstack) and concat (stack). Other ops add a creator beside these and get caching,
+cast) and concat (stack). Other ops add a creator beside these and get caching,
 memory objects over NumPy buffers, scratchpads and error checking from what is here.
 
 Threads: the gomp build runs on OpenMP. When OMP_NUM_THREADS is not set, the binding
@@ -511,23 +511,22 @@ class Library:
 
     # ---- concat -----------------------------------------------------------------
 
-    def concat(self, shapes, dtype, axis: int, dst_strides=None) -> Primitive:
-        """Concatenate row-major sources of `shapes` (equal but along `axis`) along `axis`:
-        ARG_MULTIPLE_SRC + i -> ARG_DST, whose layout is row-major or `dst_strides`
-        (elements; a view into a larger tensor). At most MAX_CONCAT_SOURCES sources."""
+    def concat(self, shapes, dtype, axis: int) -> Primitive:
+        """Concatenate row-major sources of `shapes` (equal but along `axis`) along `axis`
+        into a row-major destination: ARG_MULTIPLE_SRC + i -> ARG_DST. At most
+        MAX_CONCAT_SOURCES sources."""
         shapes = tuple(tuple(int(s) for s in shape) for shape in shapes)
         dtype, axis = _dtype_name(dtype), int(axis)
         if not 1 <= len(shapes) <= MAX_CONCAT_SOURCES:
             raise ValueError(f"oneDNN: concat takes 1 to {MAX_CONCAT_SOURCES} sources, got {len(shapes)}")
-        dst_strides = None if dst_strides is None else tuple(int(s) for s in dst_strides)
-        key = ("concat", shapes, dtype, axis, dst_strides)
+        key = ("concat", shapes, dtype, axis)
 
         def create(attr):
             dst_shape = list(shapes[0])
             if 0 <= axis < len(dst_shape):  # else oneDNN says what is wrong with the axis
                 dst_shape[axis] = sum(shape[axis] for shape in shapes)
             srcs = [self.memory_desc(shape, dtype) for shape in shapes]
-            dst = self.memory_desc(dst_shape, dtype, dst_strides)
+            dst = self.memory_desc(dst_shape, dtype)
             handles = (ctypes.c_void_p * len(srcs))(*(md.handle for md in srcs))
             pd = ctypes.c_void_p()
             self.call("dnnl_concat_primitive_desc_create", ctypes.byref(pd), self.engine, dst.handle,

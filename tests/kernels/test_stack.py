@@ -182,6 +182,19 @@ def test_inputs_are_not_modified(rng):
         np.testing.assert_array_equal(x, b)
 
 
+def test_read_only_inputs_stack_on_every_cpu_variant(rng):
+    """The numba kernel takes input addresses through a writable-buffer fast path; read-only
+    inputs (np.broadcast_to, frozen arrays) take the fallback and give the same result."""
+    xs = [rng.standard_normal((7, 5)).astype(np.float32) for _ in range(3)]
+    for x in xs:
+        x.flags.writeable = False
+    problem = Problem("stack", "cpu", "float32", (7, 3, 5))
+    for variant in STACK.for_backend("cpu"):
+        if variant.supports(problem):
+            got = variant.build(problem, variant.default_config(problem))(*xs)
+            np.testing.assert_array_equal(np.asarray(got).reshape(7, 3, 5), np.stack(xs, axis=1))
+
+
 @pytest.mark.slow
 def test_more_than_2_to_the_31_elements_on_cpu():
     """Two int8 inputs of 2**30 + 8 elements along axis 0: the numba kernel's indices
