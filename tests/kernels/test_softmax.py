@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import hakl
+from hakl.backends import onednn
 from hakl.kernels.softmax import SOFTMAX, SOFTMAX_GRAD, reference
 from hakl.op import Problem
 
@@ -20,6 +21,25 @@ def test_variant_matches_reference(op, variant, dtype):
     if report.checked == 0:
         pytest.skip(f"{variant.name} does not support {dtype}")
     assert not report.failures, "\n".join(report.failures)
+
+
+@pytest.mark.skipif(not onednn.available(), reason="oneDNN is not installed")
+def test_onednn_backward_keeps_nan_where_its_isa_kernel_gives_inf(monkeypatch):
+    """oneDNN's AVX-512 jit backward returns -inf where the reference has NaN (seen on a
+    Xeon; AVX2 machines run its reference code, which is right): replay that here."""
+    lib = onednn.library()
+    real = type(lib).execute
+
+    def avx512_like(self, primitive, args):
+        real(self, primitive, args)
+        dx = args.get(onednn.ARG_DIFF_SRC)
+        if isinstance(dx, np.ndarray):
+            dx[np.isnan(dx)] = -np.inf
+
+    monkeypatch.setattr(type(lib), "execute", avx512_like)
+    variant = SOFTMAX_GRAD.variant("cpu", "onednn")
+    report = check_variant(SOFTMAX_GRAD, variant, "float32", quick=True)
+    assert report.checked and not report.failures, "\n".join(report.failures)
 
 
 @pytest.mark.parametrize("op", [SOFTMAX, SOFTMAX_GRAD], ids=lambda op: op.name)
@@ -114,3 +134,21 @@ def test_random_shapes_and_axes_on_cpu(shape, data):
     moved = np.moveaxis(x.astype(np.float64), axis, -1)
     e = np.exp(moved - moved.max(-1, keepdims=True))
     np.testing.assert_allclose(y, np.moveaxis(e / e.sum(-1, keepdims=True), -1, axis), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_nan_fixups_agree_for_every_dtype(log, rng):
+    """The float16 path of oneDNN's NaN fix-up (NumPy; oneDNN has f16 only on some ISAs)
+    marks the same elements as the numba one and as the reference."""
+    from hakl.kernels.softmax import cpu
+
+    x = np.concatenate([rng.standard_normal((3, 40, 2)), np.full((1, 40, 2), np.nan)])
+    x[1, 7, 0] = np.nan
+    problem = Problem("softmax_grad", "cpu", "float32", x.shape, (("log", log),))
+    y = reference.forward(problem, x)
+    dy = rng.standard_normal(x.shape)
+    want = np.isnan(reference.backward(problem, y, dy))
+    for dtype, fixup in (("float32", cpu._nan_grad), ("float16", cpu._nan_grad_numpy)):
+        dx = np.zeros(x.shape, dtype)
+        fixup(y.astype(dtype), dy.astype(dtype), dx, log)
+        np.testing.assert_array_equal(np.isnan(dx), want)

@@ -478,9 +478,38 @@ def _onednn_forward(problem: Problem, config: dict):
     return launch
 
 
+@njit(**_KERNEL)
+def _nan_grad(y, dy, dx, log):
+    """NaN in dx wherever the reference has it, on (outer, n, inner): the whole column
+    where its sum (of dy, or of y * dy) is NaN, and for log_softmax each element whose
+    y is NaN (exp(NaN)). oneDNN's jit backward for some ISAs (AVX-512) returns -inf there."""
+    outer, n, inner = y.shape
+    for o in prange(outer):
+        s = np.zeros(inner, np.float64)
+        for i in range(n):
+            for j in range(inner):
+                s[j] += dy[o, i, j] if log else np.float64(dy[o, i, j]) * y[o, i, j]
+        for i in range(n):
+            for j in range(inner):
+                if s[j] != s[j] or (log and y[o, i, j] != y[o, i, j]):
+                    dx[o, i, j] = np.nan
+
+
+def _nan_grad_numpy(y: np.ndarray, dy: np.ndarray, dx: np.ndarray, log: bool) -> None:
+    """_nan_grad for dtypes numba cannot compute in (float16, bfloat16)."""
+    y32, dy32 = y.astype(np.float32), dy.astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = (dy32 if log else dy32 * y32).sum(axis=1, keepdims=True)
+    nan = np.broadcast_to(np.isnan(s), y.shape)
+    if log:
+        nan = nan | np.isnan(y32)
+    dx[nan] = np.nan
+
+
 def _onednn_backward(problem: Problem, config: dict):
     lib, log, dtype = onednn.library(), bool(problem.flag("log")), problem.dtype
     primitives: dict[tuple, onednn.Primitive] = {}
+    nan_grad = _nan_grad if dtype in _NUMBA_DTYPES else _nan_grad_numpy
 
     def launch(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
         shape = _onednn_shape(y.shape)
@@ -490,6 +519,7 @@ def _onednn_backward(problem: Problem, config: dict):
         dx = np.empty_like(y)
         lib.execute(prim, {onednn.ARG_DST: y.reshape(shape), onednn.ARG_DIFF_DST: dy.reshape(shape),
                            onednn.ARG_DIFF_SRC: dx.reshape(shape)})
+        nan_grad(y, dy, dx, log)
         return dx
 
     return launch
