@@ -22,7 +22,7 @@ import numpy as np
 
 from .base import Backend
 
-_ELEMENT = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}  # strided_copy's E by item size
+_ELEMENT = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong", 16: "uint4"}  # strided_copy's E by item size
 LEAD_IN_SECONDS = 3e-4  # device work queued before a timed function (elapsed)
 
 # Device-side gather of a strided view into a C-contiguous array, one work-item

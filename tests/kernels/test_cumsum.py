@@ -185,6 +185,21 @@ def test_errors_name_the_op_and_argument():
     assert cumsum(np.ones(3, np.int8), dtype="int64").tolist() == [1, 2, 3]
 
 
+def test_backward_errors_name_the_backward_and_its_arguments():
+    dy = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"^cumsum_grad: argument 'axis' = 2 is out of range"):
+        cumsum_grad(dy, axis=2)
+    with pytest.raises(TypeError, match=r"^cumsum_grad: argument 'dy' has dtype int8"):
+        cumsum_grad(np.ones(3, np.int8))
+    with pytest.raises(TypeError, match=r"^cumsum_grad: argument 'dy' must be a NumPy, CuPy or pyopencl array"):
+        cumsum_grad([1.0])
+    with pytest.raises(TypeError, match=r"^cumsum_grad: argument 'reverse' must be a bool"):
+        cumsum_grad(dy, reverse="yes")
+    with pytest.raises(ValueError, match=r"^cumsum_grad: argument 'x_shape' = \(4, 2\) does not hold the 6"):
+        cumsum_grad(dy, x_shape=(4, 2))
+    assert cumsum_grad(dy.reshape(-1), x_shape=(2, 3)).shape == (2, 3)
+
+
 def test_inputs_are_not_modified(rng):
     x = rng.standard_normal((8, 100)).astype(np.float32)
     before = x.copy()

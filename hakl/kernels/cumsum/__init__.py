@@ -33,6 +33,7 @@ import numpy as np
 from ...backends import backend_of
 from ...op import Op, Problem, check_axis, dtype_name, register
 from ...tuning import dispatch
+from ..cast import cast, dtypes as cast_dtypes
 from . import cpu, cuda, opencl, reference
 
 DTYPES = ("float16", "float32", "float64", "int32", "int64")
@@ -80,10 +81,47 @@ for module in (cpu, cuda, opencl):
     CUMSUM.add(*module.variants())
 
 
-def _check_flag(name: str, value: Any) -> bool:
+def _check_flag(op: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"cumsum: argument {name!r} must be a bool, got {type(value).__name__}")
+        raise TypeError(f"{op}: argument {name!r} must be a bool, got {type(value).__name__}")
     return bool(value)
+
+
+def _scan(op: str, x_name: str, x: Any, axis: Any, dtype: Any, exclusive: Any, reverse: Any) -> Any:
+    """cumsum's work for the public functions `op` (errors name it and `x_name`)."""
+    backend = backend_of(x, op, x_name)
+    exclusive, reverse = _check_flag(op, "exclusive", exclusive), _check_flag(op, "reverse", reverse)
+    if dtype is not None:
+        try:
+            wanted = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{op}: argument 'dtype' = {dtype!r} is not a dtype") from None
+        if dtype_name(wanted) not in DTYPES:
+            raise TypeError(f"{op}: argument 'dtype' must be one of {', '.join(DTYPES)}, got {wanted}")
+        if x.dtype != wanted and dtype_name(x.dtype) not in cast_dtypes(backend.name):
+            raise TypeError(f"{op}: argument {x_name!r} has dtype {x.dtype}, which cannot be converted "
+                            f"to {wanted} on {backend.name}")
+    elif dtype_name(x.dtype) not in DTYPES:
+        raise TypeError(f"{op}: argument {x_name!r} has dtype {x.dtype}; supported: {', '.join(DTYPES)} "
+                        "(pass dtype= to convert)")
+    if axis is None:
+        shape, axis = (x.size,), 0
+    else:
+        axis = check_axis(op, axis, max(x.ndim, 1), f"a {x.ndim}-d input", "an int or None")
+        shape = tuple(x.shape)
+    out_dtype = x.dtype if dtype is None else wanted
+    if x.size == 0:
+        return backend.empty(shape, out_dtype)
+    # Contiguous first (the backend's strided copy takes any view), then convert with
+    # the cast op, which has every dtype pair of the backend.
+    x = backend.ascontiguous(x)
+    if x.dtype != out_dtype:
+        x = cast(x, out_dtype)
+    dims = shape or (1,)
+    shape3 = (math.prod(dims[:axis]), dims[axis], math.prod(dims[axis + 1:]))
+    problem = Problem("cumsum", backend.name, dtype_name(x.dtype), shape3,
+                      (("exclusive", exclusive), ("reverse", reverse)))
+    return dispatch.select(CUMSUM, problem).launcher(x.reshape(shape3)).reshape(shape)
 
 
 def cumsum(x: Any, axis: int | None = None, dtype: Any = None, exclusive: bool = False,
@@ -94,33 +132,7 @@ def cumsum(x: Any, axis: int | None = None, dtype: Any = None, exclusive: bool =
     leaves each element's own value out (the first output is 0); `reverse` sums
     from the end.
     """
-    backend = backend_of(x, "cumsum", "x")
-    exclusive, reverse = _check_flag("exclusive", exclusive), _check_flag("reverse", reverse)
-    if dtype is not None:
-        try:
-            wanted = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"cumsum: argument 'dtype' = {dtype!r} is not a dtype") from None
-        if dtype_name(wanted) not in DTYPES:
-            raise TypeError(f"cumsum: argument 'dtype' must be one of {', '.join(DTYPES)}, got {wanted}")
-        if x.dtype != wanted:
-            x = x.astype(wanted)
-    elif dtype_name(x.dtype) not in DTYPES:
-        raise TypeError(f"cumsum: argument 'x' has dtype {x.dtype}; supported: {', '.join(DTYPES)} "
-                        "(pass dtype= to convert)")
-    if axis is None:
-        shape, axis = (x.size,), 0
-    else:
-        axis = check_axis("cumsum", axis, max(x.ndim, 1), f"a {x.ndim}-d input", "an int or None")
-        shape = tuple(x.shape)
-    if x.size == 0:
-        return backend.empty(shape, x.dtype)
-    dims = shape or (1,)
-    shape3 = (math.prod(dims[:axis]), dims[axis], math.prod(dims[axis + 1:]))
-    problem = Problem("cumsum", backend.name, dtype_name(x.dtype), shape3,
-                      (("exclusive", exclusive), ("reverse", reverse)))
-    out = dispatch.select(CUMSUM, problem).launcher(backend.ascontiguous(x).reshape(shape3))
-    return out.reshape(shape)
+    return _scan("cumsum", "x", x, axis, dtype, exclusive, reverse)
 
 
 def cumsum_grad(dy: Any, axis: int | None = None, exclusive: bool = False, reverse: bool = False,
@@ -128,5 +140,14 @@ def cumsum_grad(dy: Any, axis: int | None = None, exclusive: bool = False, rever
     """Gradient of cumsum w.r.t. x given the output gradient `dy`: the cumsum of dy in
     the other direction (same `exclusive`). With axis=None, dy is 1-D and the
     result takes `x_shape` when given."""
-    dx = cumsum(dy, axis, exclusive=exclusive, reverse=not _check_flag("reverse", reverse))
-    return dx if x_shape is None else dx.reshape(tuple(x_shape))
+    reverse = _check_flag("cumsum_grad", "reverse", reverse)
+    if x_shape is not None:
+        try:
+            x_shape = tuple(int(d) for d in x_shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"cumsum_grad: argument 'x_shape' must be a sequence of ints, got {x_shape!r}") from None
+        if math.prod(x_shape) != getattr(dy, "size", None):
+            raise ValueError(f"cumsum_grad: argument 'x_shape' = {x_shape} does not hold the "
+                             f"{getattr(dy, 'size', '?')} elements of 'dy'")
+    dx = _scan("cumsum_grad", "dy", dy, axis, None, exclusive, not reverse)
+    return dx if x_shape is None else dx.reshape(x_shape)
