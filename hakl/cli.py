@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -47,8 +48,10 @@ def info() -> None:
 
     console.print("oneDNN: " + ", ".join(f"{k}={v}" for k, v in onednn.describe().items()))
     db = dispatch.database()
-    console.print(f"tuning database: {db.path} ({db.size_bytes() / 1024:.1f} KiB, "
-                  f"{sum(1 for _ in db.choices())} choices)")
+    choices = sum(1 for _ in db.choices())
+    console.print(f"[yellow]{db.problem}" if db.problem else
+                  f"tuning database: {db.path} ({db.size_bytes() / 1024:.1f} KiB, {choices} choices)",
+                  markup=bool(db.problem), highlight=False)
     console.print(f"ops: {', '.join(sorted(_ops()))}; hakl {__version__}")
 
 
@@ -246,7 +249,8 @@ def report(results: Optional[list[Path]] = typer.Option(None, help="asv results 
 def cache_list() -> None:
     """The recorded choices."""
     db = dispatch.database()
-    table = Table("op", "backend", "dtype", "bucket", "flags", "variant", "config", "ms", title=str(db.path))
+    table = Table("op", "backend", "dtype", "bucket", "flags", "variant", "config", "ms", title=str(db.path),
+                  caption=db.problem)
     for c in db.choices():
         table.add_row(c["op"], c["backend"], c["dtype"], c["bucket"], c["flags"], c["variant"], c["config"],
                       f"{c['seconds'] * 1e3:.3f}" if c["seconds"] else "-")
@@ -276,7 +280,12 @@ def cache_export(out: Path = typer.Argument(Path("-"), help="JSON file (default:
         console.print(f"wrote {out}")
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main() -> None:
+    warnings.formatwarning = _one_line_warning  # a user reads what is wrong, not our source line
     app()
 
 

@@ -1,10 +1,21 @@
-"""The tuning database: every measurement the tuner makes, and the choice per key.
+"""The tuning database: every measurement the tuner makes, each verification verdict,
+and the choice per key.
 
 SQLite in WAL mode, so several processes can tune at once without losing rows.
 Entries carry the device fingerprint, the variant's source hash and hakl's
-version; `lookup` ignores an entry when any of them changed. A file that is not
-a readable database is moved aside (kept, never deleted) with a warning, and a
-fresh one is started.
+version; `lookup` ignores an entry when any of them changed.
+
+An unusable database never stops a call and never loses recorded data:
+- a file that cannot be written (read-only directory or file, a user without
+  write access) is read into memory: its choices still serve, new rows stay in
+  memory for the process;
+- a file that is not a database, or fails SQLite's quick_check, is moved aside
+  (kept) and a new one started; when it cannot be moved, an empty in-memory
+  database serves;
+- a path that cannot be created (HAKL_CACHE_DIR under a regular file) gives an
+  in-memory database;
+- tables of another schema are renamed (kept) and hakl's created beside them.
+Each case warns once and `problem` says in one line what is wrong and where.
 """
 from __future__ import annotations
 
@@ -12,6 +23,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +41,25 @@ CREATE TABLE IF NOT EXISTS choices (
     variant TEXT, config TEXT, source_hash TEXT, version TEXT, seconds REAL, created REAL,
     PRIMARY KEY (op, backend, fingerprint, dtype, bucket, flags)
 );
+CREATE TABLE IF NOT EXISTS verdicts (
+    op TEXT, backend TEXT, fingerprint TEXT, dtype TEXT, bucket TEXT, flags TEXT,
+    variant TEXT, config TEXT, source_hash TEXT, version TEXT, status TEXT, error TEXT,
+    seconds REAL, created REAL,
+    PRIMARY KEY (op, backend, fingerprint, dtype, bucket, flags, variant, config, source_hash, version)
+);
 """
+COLUMNS = {  # hakl's tables and their columns, in order: anything else is another schema
+    "measurements": ("id", "op", "backend", "fingerprint", "dtype", "bucket", "flags", "shape", "variant",
+                     "config", "source_hash", "version", "seconds", "gbps", "status", "error", "created"),
+    "choices": ("op", "backend", "fingerprint", "dtype", "bucket", "flags", "variant", "config",
+                "source_hash", "version", "seconds", "created"),
+    "verdicts": ("op", "backend", "fingerprint", "dtype", "bucket", "flags", "variant", "config",
+                 "source_hash", "version", "status", "error", "seconds", "created"),
+}
+
+
+class _NotADatabase(Exception):
+    """The file holds something other than a healthy SQLite database."""
 
 
 def cache_dir() -> Path:
@@ -63,48 +93,123 @@ class Choice:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # "ok" or "rejected"
+    error: str | None
+    seconds: float | None  # what the verification cost
+
+
 class TuningDB:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path is not None else cache_dir() / "tuning.sqlite"
         self._conn: sqlite3.Connection | None = None
+        self.problem: str | None = None  # one line: why the file itself is not what serves
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._conn = self._open()
-            except sqlite3.DatabaseError as exc:
-                self._move_aside(exc)
-                self._conn = self._open()
+            self._conn = self._connect()
         return self._conn
+
+    @property
+    def in_memory(self) -> bool:
+        return self.problem is not None
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return self._memory(f"cannot be created ({exc.strerror or exc}): an empty in-memory "
+                                "database serves this process")
+        try:
+            return self._open()
+        except _NotADatabase as exc:
+            try:
+                aside = self._move_aside()
+            except OSError as move_exc:
+                return self._memory(f"is not a usable database ({exc}) and cannot be moved aside "
+                                    f"({move_exc.strerror or move_exc}): an empty in-memory database serves "
+                                    "this process")
+            self._warn(f"tuning database {self.path} is unreadable ({exc}); moved it to {aside} "
+                       "and started a new one")
+            return self._open()
+        except (sqlite3.Error, OSError) as exc:  # cannot write it: read its choices into memory
+            return self._read_into_memory(exc)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("quick_check failed")
-            conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError:
+            try:
+                healthy = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            except sqlite3.OperationalError:
+                raise  # cannot read or lock it: not a verdict on its contents
+            except sqlite3.DatabaseError as exc:  # "file is not a database"
+                raise _NotADatabase(str(exc)) from None
+            if not healthy:
+                raise _NotADatabase("quick_check failed")
+            conn.execute("PRAGMA journal_mode = WAL")  # needs write access to the file and its folder
+            self._migrate(conn)
+        except BaseException:
             conn.close()
             raise
         return conn
 
-    def _move_aside(self, exc: Exception) -> None:
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Rename tables whose columns are not hakl's (kept, never dropped), then create hakl's."""
+        for table, columns in COLUMNS.items():
+            have = tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+            if have and have != columns:
+                kept = f"{table}_other_schema_{time.strftime('%Y%m%d%H%M%S')}"
+                conn.execute(f'ALTER TABLE {table} RENAME TO "{kept}"')
+                self._warn(f"tuning database {self.path}: table {table!r} has another schema; kept it as "
+                           f"{kept!r} and started hakl's")
+        conn.executescript(SCHEMA)
+
+    def _read_into_memory(self, why: Exception) -> sqlite3.Connection:
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        source = None
+        if self.path.is_file():
+            quoted = urllib.parse.quote(str(self.path.resolve()))
+            # immutable=1 reads a WAL database whose folder allows no -shm file.
+            for uri in (f"file:{quoted}?mode=ro", f"file:{quoted}?immutable=1"):
+                try:
+                    source = sqlite3.connect(uri, uri=True)
+                    source.backup(memory)
+                    break
+                except sqlite3.Error:
+                    source = None
+                finally:
+                    if source is not None:
+                        source.close()
+        self._migrate(memory)
+        kept = memory.execute("SELECT count(*) FROM choices").fetchone()[0]
+        what = (f"is read-only here ({why}): its {kept} choices serve, new measurements stay in memory "
+                "for this process") if source is not None else (
+            f"cannot be read or written ({why}): an empty in-memory database serves this process")
+        return self._memory(what, memory)
+
+    def _memory(self, what: str, conn: sqlite3.Connection | None = None) -> sqlite3.Connection:
+        self.problem = f"tuning database {self.path} {what}"
+        self._warn(self.problem)
+        if conn is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            self._migrate(conn)
+        return conn
+
+    def _move_aside(self) -> Path:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
         self.path.rename(aside)
         for suffix in ("-wal", "-shm"):
             extra = Path(str(self.path) + suffix)
             if extra.exists():
                 extra.rename(Path(str(aside) + suffix))
-        warnings.warn(
-            f"hakl: tuning database {self.path} is unreadable ({exc}); moved it to {aside} "
-            "and started a new one",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        return aside
+
+    @staticmethod
+    def _warn(message: str) -> None:
+        warnings.warn(f"hakl: {message}", RuntimeWarning, stacklevel=4)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -113,10 +218,25 @@ class TuningDB:
 
     # ---- writing -----------------------------------------------------------
 
+    def _write(self, sql: str, args: tuple) -> None:
+        """One statement; a file that stops taking writes (disk full, permissions changed)
+        is copied into memory, which takes this and every later write."""
+        try:
+            self.conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            if self.in_memory:
+                raise
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            self.conn.backup(memory)
+            self._conn.close()
+            self._conn = self._memory(f"stopped taking writes ({exc}): its choices serve, new rows stay "
+                                      "in memory for this process", memory)
+            self._conn.execute(sql, args)
+
     def record(self, key: Key, shape: tuple, variant: str, config: dict, source_hash: str,
                version: str, seconds: float | None, gbps: float | None, status: str,
                error: str | None = None) -> None:
-        self.conn.execute(
+        self._write(
             "INSERT INTO measurements (op, backend, fingerprint, dtype, bucket, flags, shape, variant,"
             " config, source_hash, version, seconds, gbps, status, error, created)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -125,10 +245,18 @@ class TuningDB:
         )
 
     def choose(self, key: Key, choice: Choice) -> None:
-        self.conn.execute(
+        self._write(
             "INSERT OR REPLACE INTO choices VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (*key.row(), choice.variant, json.dumps(choice.config, sort_keys=True),
              choice.source_hash, choice.version, choice.seconds, time.time()),
+        )
+
+    def record_verdict(self, key: Key, variant: str, config: dict, source_hash: str, version: str,
+                       verdict: Verdict) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*key.row(), variant, json.dumps(config, sort_keys=True), source_hash, version,
+             verdict.status, verdict.error, verdict.seconds, time.time()),
         )
 
     # ---- reading -----------------------------------------------------------
@@ -143,21 +271,35 @@ class TuningDB:
             return None
         return Choice(row[0], json.loads(row[1]), row[2], row[3], row[4])
 
-    def choices(self) -> Iterator[dict[str, Any]]:
-        cur = self.conn.execute("SELECT * FROM choices ORDER BY op, backend, dtype, bucket")
+    def verdict(self, key: Key, variant: str, config: dict, source_hash: str, version: str) -> Verdict | None:
+        row = self.conn.execute(
+            "SELECT status, error, seconds FROM verdicts WHERE op=? AND backend=? AND fingerprint=? AND dtype=?"
+            " AND bucket=? AND flags=? AND variant=? AND config=? AND source_hash=? AND version=?",
+            (*key.row(), variant, json.dumps(config, sort_keys=True), source_hash, version),
+        ).fetchone()
+        return None if row is None else Verdict(*row)
+
+    def _rows(self, sql: str) -> Iterator[dict[str, Any]]:
+        cur = self.conn.execute(sql)
         names = [d[0] for d in cur.description]
         for row in cur:
             yield dict(zip(names, row))
+
+    def choices(self) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT * FROM choices ORDER BY op, backend, dtype, bucket")
 
     def measurements(self) -> Iterator[dict[str, Any]]:
-        cur = self.conn.execute("SELECT * FROM measurements ORDER BY id")
-        names = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(names, row))
+        return self._rows("SELECT * FROM measurements ORDER BY id")
+
+    def verdicts(self) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT * FROM verdicts ORDER BY op, backend, dtype, bucket, variant")
 
     def clear(self) -> None:
-        self.conn.execute("DELETE FROM choices")
-        self.conn.execute("DELETE FROM measurements")
+        for table in COLUMNS:
+            self._write(f"DELETE FROM {table}", ())
 
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        try:
+            return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        except OSError:
+            return 0

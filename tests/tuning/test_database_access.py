@@ -1,0 +1,139 @@
+"""A tuning database that cannot be written, cannot be created or has another schema:
+calls go on (HAKL_AUTOTUNE=1 included), stored choices still serve, nothing recorded
+is lost, and `hakl info` / `hakl cache list` say what is wrong in one line.
+
+The read-only cases run in a child process without write permission: root passes
+every `chmod`, so as root the child drops its capabilities with setpriv."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+CALL = textwrap.dedent("""
+    import json, warnings
+    import numpy as np
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        import hakl
+        from hakl.kernels.softmax import SOFTMAX
+        from hakl.op import Problem
+        from hakl.tuning import dispatch
+        y = hakl.softmax(np.ones((4, 8), np.float32))
+        selection = dispatch.select(SOFTMAX, Problem("softmax", "cpu", "float32", (4, 8, 1), (("log", False),)))
+        db = dispatch.database()
+    print(json.dumps({"sum": float(y.sum()), "source": selection.source, "variant": selection.variant.name,
+                      "problem": db.problem, "warnings": [str(w.message) for w in caught
+                                                          if "tuning database" in str(w.message)]}))
+""")
+
+
+def _unprivileged() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot drop the capability that bypasses chmod")
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def _run(args: list[str], cache: Path, autotune: bool = True, privileged: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HAKL_CACHE_DIR": str(cache), "HAKL_AUTOTUNE": "1" if autotune else "0"}
+    prefix = [] if privileged else _unprivileged()
+    return subprocess.run(prefix + args, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _call(cache: Path, **kw) -> dict:
+    done = _run([sys.executable, "-c", CALL], cache, **kw)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _hakl(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "hakl", *args], cache, autotune=False)
+
+
+@pytest.fixture
+def tuned_cache(tmp_path):
+    """A cache folder whose database holds a tuned choice for softmax 4x8."""
+    cache = tmp_path / "cache"
+    first = _call(cache, privileged=True)
+    assert first["source"] == "tuned" and first["problem"] is None
+    sqlite3.connect(cache / "tuning.sqlite").close()  # the last connection's close removes -wal and -shm
+    assert [p.name for p in cache.iterdir()] == ["tuning.sqlite"]
+    yield cache
+    cache.chmod(0o755)
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)  # creates no -wal / -shm beside it
+    try:
+        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("choices", "measurements"))
+    finally:
+        conn.close()
+
+
+def test_read_only_folder_keeps_serving_its_choices(tuned_cache):
+    db = tuned_cache / "tuning.sqlite"
+    before = _counts(db)
+    tuned_cache.chmod(0o555)
+    out = _call(tuned_cache)
+    assert out["sum"] == pytest.approx(4.0)
+    assert out["source"] == "tuned"  # the stored choice, not a fresh tuning
+    assert "read-only" in out["problem"] and str(db) in out["problem"]
+    assert len(out["warnings"]) == 1
+    assert not list(tuned_cache.glob("*.corrupt-*")), "a readable database was moved aside"
+    assert _counts(db) == before
+
+
+def test_read_only_database_file_keeps_serving(tuned_cache):
+    db = tuned_cache / "tuning.sqlite"
+    for p in tuned_cache.iterdir():
+        p.chmod(0o444)
+    tuned_cache.chmod(0o555)
+    out = _call(tuned_cache)
+    assert out["source"] == "tuned" and "read-only" in out["problem"]
+
+
+def test_cache_dir_under_a_regular_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = _call(blocker / "cache")
+    assert out["sum"] == pytest.approx(4.0) and out["source"] == "tuned"  # tuned into memory
+    assert "cannot be created" in out["problem"] and len(out["warnings"]) == 1
+
+
+def test_another_schema_is_kept_and_hakls_tables_created(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with sqlite3.connect(cache / "tuning.sqlite") as conn:
+        conn.execute("CREATE TABLE choices (name TEXT, value INTEGER)")
+        conn.execute("INSERT INTO choices VALUES ('theirs', 42)")
+    out = _call(cache, privileged=True)
+    assert out["source"] == "tuned" and out["problem"] is None
+    assert any("another schema" in w for w in out["warnings"])
+    with sqlite3.connect(cache / "tuning.sqlite") as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        kept = [t for t in tables if t.startswith("choices_other_schema_")]
+        assert len(kept) == 1 and conn.execute(f'SELECT * FROM "{kept[0]}"').fetchall() == [("theirs", 42)]
+        assert conn.execute("SELECT count(*) FROM choices").fetchone()[0] >= 1
+
+
+@pytest.mark.parametrize("command", [["info"], ["cache", "list"]])
+def test_cli_says_what_is_wrong_in_one_line(tuned_cache, tmp_path, command):
+    tuned_cache.chmod(0o555)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for cache, words in ((tuned_cache, "read-only"), (blocker / "cache", "cannot be created")):
+        done = _hakl(*command, cache=cache)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if words in line]
+        assert lines, done.stdout + done.stderr
