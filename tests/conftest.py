@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hakl import backends
-from hakl.tuning import dispatch
+from hakl.tuning import dispatch, verify
 from hakl.tuning.db import TuningDB
 
 
@@ -40,6 +40,7 @@ def isolated_tuning_db(tmp_path, monkeypatch):
     monkeypatch.setenv("HAKL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("HAKL_AUTOTUNE", raising=False)
     dispatch.set_database(TuningDB(tmp_path / "cache" / "tuning.sqlite"))
+    verify.forget()  # synthetic test ops reuse names: no verdict carries over between tests
     yield
     dispatch.set_database(None)
 

@@ -1,10 +1,12 @@
-"""Pick, build and remember the launcher for a problem.
+"""Pick, build, verify and remember the launcher for a problem.
 
 Order of lookup for key (op, backend, device fingerprint, dtype, bucket, flags):
 the in-memory table, then the tuning database (entries whose source hash or
 version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, else
-the variants' heuristics. A variant that fails to build is skipped with a
-warning and the next candidate (finally the baseline) serves the call.
+the variants' heuristics. Whatever the source, a (variant, config) serves only
+once it is verified on this device (hakl.tuning.verify; the verdict is stored,
+so a device pays for it once). A variant that fails to build or to verify is
+skipped with a warning and the next candidate (finally the baseline) serves.
 """
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
-from ..backends import get as get_backend
 from ..op import Launcher, Op, Problem, Variant
+from . import verify
 from .db import Choice, Key, TuningDB
+from .keys import key_for
 
 
 @dataclass
@@ -46,12 +49,6 @@ def set_database(db: TuningDB | None) -> None:
         _db.close()
     _db = db
     _memo.clear()
-
-
-def key_for(op: Op, problem: Problem) -> Key:
-    backend = get_backend(problem.backend)
-    return Key(op.name, problem.backend, backend.fingerprint_hash(), problem.dtype,
-               "x".join(map(str, op.bucket(problem))), repr(problem.flags))
 
 
 def autotune_enabled() -> bool:
@@ -90,23 +87,33 @@ def _resolve(op: Op, problem: Problem) -> Selection:
     candidates = [v for v in op.for_backend(problem.backend) if v.supports(problem)]
     if not candidates:
         raise NotImplementedError(f"{op.name}: no variant on {problem.backend} supports {problem}")
-    key = key_for(op, problem)
-    choice = _stored_choice(key, candidates)
+    choice = _stored_choice(key_for(op, problem), candidates)
     if choice is None and autotune_enabled():
         from .tuner import tune
 
         choice = tune(op, problem).choice
+    ordered: list[tuple[Variant, dict, str]] = []
     if choice is not None:
-        variant = next(v for v in candidates if v.name == choice.variant)
-        launcher = _try_build(op, variant, problem, choice.config)
-        if launcher is not None:
-            return Selection(variant, choice.config, launcher, "tuned")
+        ordered.append((next(v for v in candidates if v.name == choice.variant), choice.config, "tuned"))
     # Heuristic order: by rank, then declared order; the baseline last.
     for variant in sorted(candidates, key=lambda v: (v.baseline, v.rank(problem))):
-        config = variant.default_config(problem)
+        ordered.append((variant, variant.default_config(problem), "fallback" if variant.baseline else "heuristic"))
+    built = []
+    for variant, config, source in ordered:
         launcher = _try_build(op, variant, problem, config)
-        if launcher is not None:
-            return Selection(variant, config, launcher, "fallback" if variant.baseline else "heuristic")
+        if launcher is None:
+            continue
+        verdict = verify.verified(op, problem, variant, config, launcher, database())
+        if verdict.status == "ok":
+            return Selection(variant, config, launcher, source)
+        warnings.warn(f"hakl: {op.name} variant {variant.name} {config} gives wrong results on "
+                      f"{problem.backend} ({verdict.error}); the next candidate serves", RuntimeWarning)
+        built.append(Selection(variant, config, launcher, source))
+    if built:  # nothing verified: the baseline (or the last one built) serves, and says so
+        last = next((b for b in built if b.variant.baseline), built[-1])
+        warnings.warn(f"hakl: no {op.name} variant verified on {problem.backend} for {problem.shape}; "
+                      f"{last.variant.name} serves unverified", RuntimeWarning)
+        return last
     raise RuntimeError(f"{op.name}: every variant on {problem.backend} failed to build for {problem}")
 
 
@@ -137,7 +144,8 @@ def _try_build(op: Op, variant: Variant, problem: Problem, config: dict) -> Laun
 
 
 def force(op: Op, problem: Problem, variant: Variant, config: dict | None = None) -> Selection:
-    """Build a specific variant (tests, benchmarks of the baseline); not memoised."""
+    """Build a specific variant (conformance, benchmarks of the baseline): not memoised,
+    not verified (the caller checks or measures exactly this variant)."""
     config = variant.default_config(problem) if config is None else config
     return Selection(variant, config, variant.build(problem, config), "forced")
 

@@ -1,10 +1,11 @@
 """Search, verify, time and record: the autotuner.
 
-Each candidate (variant, config) is built, run on fresh random inputs and
-compared with the float64 reference before it is timed; a wrong result is
+Each candidate (variant, config) is built, run on fresh random inputs at the
+problem's shape and on the op's special-value conformance cases (hakl.tuning.verify)
+and compared with the float64 reference before it is timed; a wrong result is
 recorded as rejected and can never be chosen, a build or launch failure as
-failed. Every measurement lands in the tuning database; the fastest verified
-candidate becomes the key's choice.
+failed. Every measurement and verdict lands in the tuning database; the fastest
+verified candidate becomes the key's choice.
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import numpy as np
 from .. import __version__
 from ..backends import get as get_backend
 from ..op import Op, Problem, Variant
-from . import dispatch, space, timing
-from .db import Choice
+from . import dispatch, space, timing, verify
+from .db import Choice, Verdict
+from .keys import key_for
 
 
 @dataclass
@@ -53,7 +55,7 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     backend = get_backend(problem.backend)
     backend.require()
     db = dispatch.database()
-    key = dispatch.key_for(op, problem)
+    key = key_for(op, problem)
     rng = np.random.default_rng()
     host_inputs = op.sample(problem, rng)
     expected = op.reference(problem, *host_inputs)
@@ -62,8 +64,10 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     result = TuneResult(problem)
 
     for variant, config in plan(op, problem, budget):
-        m = _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat)
+        m = _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat, rng)
         result.measurements.append(m)
+        if m.status in ("ok", "rejected"):
+            verify.remember(key, variant, config, Verdict("ok" if m.status == "ok" else "rejected", m.error, None), db)
         db.record(key, problem.shape, variant.name, config, variant.source_hash(), __version__,
                   m.seconds, m.gbps, m.status, m.error)
         if progress is not None:
@@ -79,7 +83,7 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     return result
 
 
-def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat) -> Measurement:
+def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat, rng) -> Measurement:
     m = Measurement(variant.name, config, "failed", baseline=variant.baseline)
     try:
         launcher = variant.build(problem, config)
@@ -88,6 +92,8 @@ def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes
         m.error = f"{type(exc).__name__}: {exc}"[:500]
         return m
     error = op.check(problem, out, expected)
+    if error is None:  # right on random data: now the special values (NaN, ±inf, ...) and odd shapes
+        error = verify.check(op, problem, variant, config, launcher, rng, shape_checked=True)
     if error is not None:
         m.status, m.error = "rejected", error
         return m

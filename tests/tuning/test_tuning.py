@@ -10,8 +10,9 @@ import pytest
 
 import hakl
 from hakl.op import Op, Problem, Variant
-from hakl.tuning import dispatch, tuner
+from hakl.tuning import dispatch, tuner, verify
 from hakl.tuning.db import Choice, Key, TuningDB
+from hakl.tuning.keys import key_for
 
 
 def _double(problem, config):
@@ -204,3 +205,76 @@ def test_compile_once_per_process():
     assert b.compile("src", {"A": 1, "B": 2}) is b.compile("src", {"B": 2, "A": 1})
     b.compile("src", {"A": 2})
     assert Counting.calls == 2 and isinstance(b, Backend)
+
+
+# ---- verification: the same in the tuner and in dispatch -----------------------------
+
+
+def _nan_to_zero(problem, config):
+    return lambda x: np.nan_to_num(x * 2, nan=0.0)  # right on random data, wrong on NaN
+
+
+def make_op_with_specials(*variants: Variant) -> Op:
+    """make_op whose conformance cases hold NaN and ±inf, as the real ops' do."""
+    op = make_op(*variants)
+
+    def cases(backend, dtype, rng, quick=False):
+        x = rng.standard_normal((8, 16)).astype(dtype)
+        x[1, 3], x[2, 5], x[3] = np.nan, np.inf, -np.inf
+        yield Problem(op.name, backend, dtype, x.shape), (x,)
+    op.cases = cases
+    return op
+
+
+def test_tuner_rejects_a_candidate_that_is_wrong_only_on_special_values():
+    op = make_op_with_specials(Variant("nan_to_zero", "cpu", _nan_to_zero),
+                               Variant("double", "cpu", _slow_double, space={"sleep": (0.001,)}, baseline=True))
+    result = tuner.tune(op, PROBLEM, repeat=2)
+    status = {m.variant: m for m in result.measurements}
+    assert status["nan_to_zero"].status == "rejected" and "NaN pattern differs" in status["nan_to_zero"].error
+    assert result.choice.variant == "double"
+    verdicts = {v["variant"]: v["status"] for v in dispatch.database().verdicts()}
+    assert verdicts == {"nan_to_zero": "rejected", "double": "ok"}
+
+
+def test_heuristic_choice_is_verified_before_it_serves_and_the_verdict_is_stored():
+    calls = []
+
+    def counted(problem, config):
+        inner = _nan_to_zero(problem, config)
+        return lambda x: calls.append(x.shape) or inner(x)
+
+    op = make_op_with_specials(Variant("nan_to_zero", "cpu", counted), Variant("double", "cpu", _double, baseline=True))
+    with pytest.warns(RuntimeWarning, match="nan_to_zero .* gives wrong results .*NaN pattern differs"):
+        chosen = dispatch.select(op, PROBLEM)
+    assert chosen.variant.name == "double" and chosen.source == "fallback"
+    (row,) = [v for v in dispatch.database().verdicts() if v["variant"] == "nan_to_zero"]
+    assert row["status"] == "rejected" and "NaN" in row["error"] and row["seconds"] > 0
+    # A new process on this device: the stored verdict decides, nothing runs again.
+    seen = len(calls)
+    dispatch.clear_memo()
+    verify.forget()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert dispatch.select(op, PROBLEM).variant.name == "double"
+    assert len(calls) == seen
+
+
+def test_a_wrong_tuned_entry_is_verified_and_the_next_candidate_serves():
+    op = make_op_with_specials(Variant("nan_to_zero", "cpu", _nan_to_zero), Variant("double", "cpu", _double, baseline=True))
+    key = key_for(op, PROBLEM)
+    wrong = op.variant("cpu", "nan_to_zero")
+    dispatch.database().choose(key, Choice("nan_to_zero", {}, wrong.source_hash(), hakl.__version__, 1e-6))
+    with pytest.warns(RuntimeWarning, match="nan_to_zero .* gives wrong results"):
+        chosen = dispatch.select(op, PROBLEM)
+    assert chosen.variant.name == "double"
+
+
+def test_verification_shrinks_huge_problems():
+    from hakl.tuning.verify import VERIFY_ELEMENTS, shrunk
+
+    big = Problem("double_test", "cpu", "float32", (1 << 20, 3, 1 << 10))
+    small = shrunk(big)
+    assert small.size <= VERIFY_ELEMENTS and small.shape[1:] == big.shape[1:]
+    assert shrunk(PROBLEM) == PROBLEM
+    assert shrunk(Problem("x", "cpu", "float32", (1 << 31,))).shape == (VERIFY_ELEMENTS,)
