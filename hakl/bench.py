@@ -81,6 +81,19 @@ def bench_case(case: BenchCase, copy_bps: float, repeat: int = 10) -> BenchRow:
                     nbytes / t / copy_bps, tb, tb / t, peers)
 
 
+def _per_call_seconds(fn: Callable[[], Any], repeat: int, samples: int = 7) -> float:
+    """Median over `samples` of the mean wall time of `repeat` back-to-back calls."""
+    for _ in range(min(repeat, 200)):
+        fn()
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        times.append((time.perf_counter() - t0) / repeat)
+    return float(np.median(times))
+
+
 def dispatch_overhead_us(repeat: int = 2000) -> float:
     """Microseconds a cache-hit `hakl.softmax` call spends above its launcher (CPU, tiny input)."""
     from .kernels.softmax import SOFTMAX, softmax
@@ -89,20 +102,72 @@ def dispatch_overhead_us(repeat: int = 2000) -> float:
     softmax(x)
     launcher = dispatch.select(SOFTMAX, Problem("softmax", "cpu", "float32", (4, 8, 1), (("log", False),))).launcher
     x3 = x.reshape(4, 8, 1)
-
-    def per_call(fn) -> float:
-        samples = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(repeat):
-                fn()
-            samples.append((time.perf_counter() - t0) / repeat)
-        return min(samples)
-
-    return max(per_call(lambda: softmax(x)) - per_call(lambda: launcher(x3)), 0.0) * 1e6
+    return max(_per_call_seconds(lambda: softmax(x), repeat) - _per_call_seconds(lambda: launcher(x3), repeat),
+               0.0) * 1e6
 
 
-def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path) -> Path:
+def small_calls(shape: tuple[int, ...] = (4, 8)) -> dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]]:
+    """op -> (hakl call, torch call or None) on a small float32 CPU input: the calls a
+    training framework makes many of."""
+    import hakl
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    calls: dict[str, list] = {
+        "softmax": [lambda: hakl.softmax(x), "torch.softmax(t, -1)"],
+        "log_softmax_grad": [lambda: hakl.log_softmax_grad(x, x), None],
+        "cumsum": [lambda: hakl.cumsum(x, axis=1), "torch.cumsum(t, 1)"],
+        "cast": [lambda: hakl.cast(x, "float16"), "t.to(torch.float16)"],
+        "dropout": [lambda: hakl.dropout(x, 0.5), "torch.nn.functional.dropout(t, 0.5)"],
+        "stack": [lambda: hakl.stack([x, x]), "torch.stack([t, t])"],
+    }
+    try:
+        import torch
+
+        env = {"torch": torch, "t": torch.from_numpy(x)}
+        for entry in calls.values():
+            entry[1] = None if entry[1] is None else eval(f"lambda: {entry[1]}", env)  # noqa: S307
+    except ImportError:
+        for entry in calls.values():
+            entry[1] = None
+    return {name: (a, b) for name, (a, b) in calls.items()}
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def small_call_overhead(repeat: int = 500) -> list[dict[str, Any]]:
+    """Microseconds per small call, idle and while a second process keeps every core
+    busy, for hakl and torch (what numba parallel regions suffer when a worker thread
+    is descheduled, and what the serial path below the threshold avoids)."""
+    import multiprocessing
+    import os
+
+    calls = small_calls()
+    rows = {name: {"op": name} for name in calls}
+    for state in ("idle", "busy"):
+        spinners = []
+        if state == "busy":
+            ctx = multiprocessing.get_context("spawn")
+            spinners = [ctx.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)]
+            for p in spinners:
+                p.start()
+            time.sleep(0.5)
+        try:
+            for name, (ours, torch_call) in calls.items():
+                rows[name][f"hakl_{state}_us"] = _per_call_seconds(ours, repeat) * 1e6
+                rows[name][f"torch_{state}_us"] = (None if torch_call is None else
+                                                   _per_call_seconds(torch_call, repeat) * 1e6)
+        finally:
+            for p in spinners:
+                p.terminate()
+                p.join()
+    return list(rows.values())
+
+
+def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path,
+           small: list[dict[str, Any]] | None = None) -> Path:
     backend = get_backend(backend_name)
     doc = {
         "machine": machine_name(backend_name),
@@ -114,6 +179,8 @@ def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path)
         "hakl_version": __version__,
         "rows": [asdict(r) for r in rows],
     }
+    if small is not None:
+        doc["small_calls"] = small
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1))
     return path

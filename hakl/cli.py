@@ -152,7 +152,9 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
           device: Optional[list[str]] = typer.Option(None, help="devices (default: every available one)"),
           quick: bool = typer.Option(False, help="a short set of shapes"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="also write the records here"),
-          records: Optional[Path] = typer.Option(None, help="records folder (default: <cache>/bench)")) -> None:
+          records: Optional[Path] = typer.Option(None, help="records folder (default: <cache>/bench)"),
+          small_calls: bool = typer.Option(True, help="per-call cost on 4x8 inputs, idle and busy, beside torch")
+          ) -> None:
     """Time the dispatched variant, the baseline and the peers; report GB/s and % of copy bandwidth."""
     from . import bench as benchmod
     from .kernels import bench_cases
@@ -160,6 +162,10 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
 
     devices = device or backends.available()
     console.print(f"dispatch overhead on a cache hit (cpu, softmax 4x8): {benchmod.dispatch_overhead_us():.1f} µs")
+    small = None
+    if small_calls and "cpu" in devices:
+        small = benchmod.small_call_overhead()
+        _print_small(small)
     for dev in devices:
         backend = backends.get(dev)
         if not backend.available:
@@ -179,10 +185,26 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
         if not rows:
             continue
         name = f"{benchmod.machine_name(dev)}-{dev}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-        console.print(f"records: {benchmod.record(rows, dev, copy_bps, (records or cache_dir() / 'bench') / name)}")
+        extra = small if dev == "cpu" else None
+        console.print(f"records: {benchmod.record(rows, dev, copy_bps, (records or cache_dir() / 'bench') / name, extra)}")
         if json_out is not None:
             target = json_out if len(devices) == 1 else json_out.with_name(f"{json_out.stem}-{dev}.json")
-            benchmod.record(rows, dev, copy_bps, target)
+            benchmod.record(rows, dev, copy_bps, target, extra)
+
+
+def _print_small(rows: list[dict]) -> None:
+    from .backends.cpu_kernels import serial_below
+
+    def us(v):
+        return f"{v:.1f}" if v is not None else "-"
+
+    table = Table("op", "hakl idle", "torch idle", "hakl busy", "torch busy",
+                  title=f"cpu: µs per call on a 4x8 float32 input (busy: a second process on every core; "
+                        f"serial below {serial_below()} elements)")
+    for r in rows:
+        table.add_row(r["op"], us(r["hakl_idle_us"]), us(r["torch_idle_us"]), us(r["hakl_busy_us"]),
+                      us(r["torch_busy_us"]))
+    console.print(table)
 
 
 def _print_rows(dev, backend, copy_bps, rows) -> None:

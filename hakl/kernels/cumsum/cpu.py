@@ -31,6 +31,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
+from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 
 # ---------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def _scan_span(x, out, lo, hi, start, exclusive, reverse):
         p += step
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _scan_rows(x, out, offsets, seg, exclusive, reverse, zero):
     """Scan each row of x (rows * n, flat); offsets (rows, segments) arrives zeroed.
     Flat indices, not row views: with 1.7M rows of one element a view per row cost
@@ -174,7 +175,7 @@ def _scan_rows(x, out, offsets, seg, exclusive, reverse, zero):
     return out
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _scan_columns(x, out, offsets, width, exclusive, reverse, zero):
     """Scan x (outer, n, inner) along n; offsets (outer, chunks, inner) arrives zeroed."""
     outer, n, inner = x.shape

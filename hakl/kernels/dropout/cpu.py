@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 from ..cast.halfbits import f32_to_half, half_to_f32
 from . import philox
@@ -113,7 +114,7 @@ def _keep_bytes(keep, g0, k0, k1, o0, o1, threshold, live):
             keep[full * 4 + k] = (words[k] & live) >= threshold
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _dropout_kernel(x, out, mask, k0, k1, o0, o1, threshold, live, scale, zero, half, chunk):
     """out (and mask when it is non-empty) for flat x, `chunk` groups of 4 per task.
     Two loops per chunk, each of which LLVM vectorises: Philox into keep bytes
@@ -130,7 +131,7 @@ def _dropout_kernel(x, out, mask, k0, k1, o0, o1, threshold, live, scale, zero, 
         _scale_into(x[lo:hi], keep, out[lo:hi], scale, zero, half)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _apply_mask_kernel(dy, mask, dx, scale, zero, half, chunk):
     n = dy.size
     tasks = (n + chunk - 1) // chunk

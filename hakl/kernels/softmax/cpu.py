@@ -27,6 +27,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic, overload
 
 from ...backends import onednn
+from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 
 # ---------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def _numpy_backward(problem: Problem, config: dict):
 # Reassociation lets LLVM vectorise the sums; no nnan/ninf, because NaN and inf
 # rows must come out as NaN exactly as in the reference.
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
-_KERNEL = dict(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")
+_KERNEL = dict(fastmath=_FAST, error_model="numpy")  # for parallel_kernel: parallel, cached, serial twin
 _HELPER = dict(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
 
 
@@ -232,7 +233,7 @@ def _online_max_sum(v):
     return m, s
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _forward_rows(x, y, log, fused, rows):
     """x, y: (nrows, n). `rows` rows per parallel task; `fused` streams x twice
     (online max+sum, then output), otherwise three passes over a cached row."""
@@ -265,7 +266,7 @@ def _forward_rows(x, y, log, fused, rows):
 # ---------------------------------------------------------------------------
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _forward_cols(x, y, log, cols):
     outer, n, inner = x.shape
     nblocks = (inner + cols - 1) // cols
@@ -311,7 +312,7 @@ def _forward_cols(x, y, log, cols):
 # ---------------------------------------------------------------------------
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _backward_rows(y, dy, dx, log, rows):
     nrows = y.shape[0]
     for t in prange((nrows + rows - 1) // rows):
@@ -330,7 +331,7 @@ def _backward_rows(y, dy, dx, log, rows):
                     dxr[i] = yr[i] * (dyr[i] - s)
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _backward_cols(y, dy, dx, log, cols):
     outer, n, inner = y.shape
     nblocks = (inner + cols - 1) // cols
@@ -437,7 +438,7 @@ def _numba_backward_cols(problem: Problem, config: dict):
 # ---------------------------------------------------------------------------
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _nan_rows(y):
     for r in prange(y.shape[0]):
         s = y.dtype.type(0.0)
@@ -478,7 +479,7 @@ def _onednn_forward(problem: Problem, config: dict):
     return launch
 
 
-@njit(**_KERNEL)
+@parallel_kernel(**_KERNEL)
 def _nan_grad(y, dy, dx, log):
     """NaN in dx wherever the reference has it, on (outer, n, inner): the whole column
     where its sum (of dy, or of y * dy) is NaN, and for log_softmax each element whose

@@ -30,6 +30,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 from ...backends import onednn
+from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 
 
@@ -68,7 +69,7 @@ def _copy(part, segment, to_big):
             part[i] = segment[i]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(size_arg=1)
 def _move(addresses, big, chunk, to_big):
     """big[r, j, :] <-> part_j[r, :] for the parts at `addresses`; to_big: stack, else unstack."""
     outer, k, inner = big.shape
