@@ -152,3 +152,22 @@ def test_nan_fixups_agree_for_every_dtype(log, rng):
         dx = np.zeros(x.shape, dtype)
         fixup(y.astype(dtype), dy.astype(dtype), dx, log)
         np.testing.assert_array_equal(np.isnan(dx), want)
+
+
+@pytest.mark.parametrize("device", backend_params())
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+@pytest.mark.parametrize("log", [False, True])
+def test_public_backward_keeps_nan_rows(device, dtype, log, rng):
+    """Through the default dispatch (no tuning): a NaN row of y gives a NaN row of dx
+    (float16 log_softmax_grad gave ±inf on an AVX-512 CPU, through oneDNN)."""
+    from hakl.kernels.softmax import _special_rows
+
+    x = _special_rows(300, dtype, rng)[:, :, 0]
+    problem = Problem("softmax_grad", device, dtype, x.shape + (1,), (("log", log),))
+    y = reference.forward(problem, x[:, :, None].astype(np.float64))[:, :, 0].astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    grad = hakl.log_softmax_grad if log else hakl.softmax_grad
+    dx = hakl.to_numpy(grad(hakl.asarray(y, device=device), hakl.asarray(dy, device=device)))
+    want = reference.backward(problem, y[:, :, None], dy[:, :, None])[:, :, 0]
+    np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
+    assert np.isfinite(dx[~np.isnan(want)]).all()
