@@ -11,6 +11,7 @@ problem in its tuning bucket.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +101,12 @@ class Variant:
         return [c for c in every if self.valid(problem, c)]
 
     def source_hash(self) -> str:
-        """Hash of the variant's kernel sources; a tuned entry is stale when it changes."""
+        """Hash of the code that builds the variant — the module that defines `build` (its
+        numba kernels, the Python that maps a config to launch geometry) and every declared
+        kernel source — whatever the variant declares: a tuned entry is stale when it changes."""
         if not hasattr(self, "_hash"):
-            self._hash = source_hash(self.name, *(Path(p).read_bytes() for p in self.sources))
+            files = sorted({Path(inspect.getfile(self.build)).resolve(), *(Path(p).resolve() for p in self.sources)})
+            self._hash = source_hash(self.name, *(f.read_bytes() for f in files))
         return self._hash
 
 

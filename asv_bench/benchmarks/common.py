@@ -212,22 +212,16 @@ class Launch:
 def recording():
     """Every launch made through hakl.tuning.dispatch.select inside the block."""
     launches: list[Launch] = []
-    real = dispatch.select
 
-    def select(op, problem):
-        selection = real(op, problem)
-
+    def observe(op, problem, selection):
         def capture(*args, **kwargs):
             launches.append(Launch(op, problem, selection, args, kwargs))
             return selection.launcher(*args, **kwargs)
 
         return dataclasses.replace(selection, launcher=capture)
 
-    dispatch.select = select
-    try:
+    with dispatch.observing(observe):
         yield launches
-    finally:
-        dispatch.select = real
 
 
 # ---- one prepared benchmark case ---------------------------------------------

@@ -105,6 +105,7 @@ class TuningDB:
         self.path = Path(path) if path is not None else cache_dir() / "tuning.sqlite"
         self._conn: sqlite3.Connection | None = None
         self.problem: str | None = None  # one line: why the file itself is not what serves
+        self.generation = 0  # bumped whenever a choice changes: dispatch's memo is then stale
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -245,6 +246,7 @@ class TuningDB:
         )
 
     def choose(self, key: Key, choice: Choice) -> None:
+        self.generation += 1
         self._write(
             "INSERT OR REPLACE INTO choices VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (*key.row(), choice.variant, json.dumps(choice.config, sort_keys=True),
@@ -295,6 +297,7 @@ class TuningDB:
         return self._rows("SELECT * FROM verdicts ORDER BY op, backend, dtype, bucket, variant")
 
     def clear(self) -> None:
+        self.generation += 1
         for table in COLUMNS:
             self._write(f"DELETE FROM {table}", ())
 
@@ -303,3 +306,22 @@ class TuningDB:
             return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         except OSError:
             return 0
+
+
+_current: TuningDB | None = None
+
+
+def current() -> TuningDB:
+    """The database dispatch and the tuner use: <cache dir>/tuning.sqlite unless `use` said otherwise."""
+    global _current
+    if _current is None:
+        _current = TuningDB()
+    return _current
+
+
+def use(db: TuningDB | None) -> None:
+    """Use another tuning database (tests, `hakl tune --db`); None: the default again."""
+    global _current
+    if _current is not None and _current is not db:
+        _current.close()
+    _current = db

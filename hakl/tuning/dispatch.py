@@ -14,11 +14,12 @@ import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Callable
 
 from .. import __version__
 from ..op import Launcher, Op, Problem, Variant
-from . import verify
+from . import tuner, verify
+from . import db
 from .db import Choice, Key, TuningDB
 from .keys import key_for
 
@@ -32,22 +33,13 @@ class Selection:
 
 
 _memo: dict[tuple, Selection] = {}
-_db: TuningDB | None = None
+_memo_stamp: tuple = ()  # (database, generation) the memo was filled under
+database = db.current
 
 
-def database() -> TuningDB:
-    global _db
-    if _db is None:
-        _db = TuningDB()
-    return _db
-
-
-def set_database(db: TuningDB | None) -> None:
+def set_database(database: TuningDB | None) -> None:
     """Use another tuning database (tests, `hakl tune --db`); forgets memoised choices."""
-    global _db
-    if _db is not None and _db is not db:
-        _db.close()
-    _db = db
+    db.use(database)
     _memo.clear()
 
 
@@ -55,32 +47,49 @@ def autotune_enabled() -> bool:
     return os.environ.get("HAKL_AUTOTUNE", "") not in ("", "0")
 
 
-_captured: list[tuple[Op, Problem]] | None = None
+Observer = Callable[[Op, Problem, Selection], Selection]
+_observers: list[Observer] = []
+
+
+@contextmanager
+def observing(observer: Observer):
+    """Call `observer(op, problem, selection)` on every select() inside the block; what it
+    returns is what the caller gets (an observer may wrap the launcher to see its arguments)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 @contextmanager
 def capture():
     """Collect the (op, problem) of every select() inside: how `hakl tune` learns the
     problem a public call makes, without repeating each family's canonicalisation."""
-    global _captured
-    outer, _captured = _captured, []
-    try:
-        yield _captured
-    finally:
-        _captured = outer
+    seen: list[tuple[Op, Problem]] = []
+
+    def note(op: Op, problem: Problem, selection: Selection) -> Selection:
+        seen.append((op, problem))
+        return selection
+
+    with observing(note):
+        yield seen
 
 
 def select(op: Op, problem: Problem) -> Selection:
     """The launcher for `problem`; memoised per tuning key."""
-    if _captured is not None:
-        _captured.append((op, problem))
+    global _memo_stamp
+    current = database()
+    if _memo_stamp != (current, current.generation):
+        _memo.clear()
+        _memo_stamp = (current, current.generation)
     memo_key = (op.name, problem.backend, problem.dtype, op.bucket(problem), problem.flags)
     hit = _memo.get(memo_key)
-    if hit is not None and hit.variant.supports(problem):
-        return hit
-    selection = _resolve(op, problem)
-    _memo[memo_key] = selection
-    return selection
+    if hit is None or not hit.variant.supports(problem):
+        hit = _memo[memo_key] = _resolve(op, problem)
+    for observer in _observers:
+        hit = observer(op, problem, hit)
+    return hit
 
 
 def _resolve(op: Op, problem: Problem) -> Selection:
@@ -89,9 +98,7 @@ def _resolve(op: Op, problem: Problem) -> Selection:
         raise NotImplementedError(f"{op.name}: no variant on {problem.backend} supports {problem}")
     choice = _stored_choice(key_for(op, problem), candidates)
     if choice is None and autotune_enabled():
-        from .tuner import tune
-
-        choice = tune(op, problem).choice
+        choice = tuner.tune(op, problem).choice
     ordered: list[tuple[Variant, dict, str]] = []
     if choice is not None:
         ordered.append((next(v for v in candidates if v.name == choice.variant), choice.config, "tuned"))
@@ -152,7 +159,3 @@ def force(op: Op, problem: Problem, variant: Variant, config: dict | None = None
 
 def clear_memo() -> None:
     _memo.clear()
-
-
-def memo() -> dict[tuple, Any]:
-    return dict(_memo)

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import random
+import zlib
 
 from ..op import Problem, Variant
 
 
 def candidates(variant: Variant, problem: Problem, budget: int = 32) -> list[dict]:
     """Every valid configuration when there are at most `budget`; otherwise the
-    heuristic default plus a seeded random sample (seeded so two runs compare)."""
+    heuristic default plus a random sample seeded by the variant and shape (crc32, not
+    hash(), which Python salts per process): two runs, in any process, try the same."""
     every = variant.configs(problem)
     if len(every) <= budget:
         return every
     default = variant.default_config(problem)
     rest = [c for c in every if c != default]
-    return [default] + random.Random(hash((variant.name, problem.shape)) & 0xFFFF).sample(rest, budget - 1)
+    seed = zlib.crc32(repr((variant.name, problem.shape, problem.flags)).encode())
+    return [default] + random.Random(seed).sample(rest, budget - 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -36,7 +36,3 @@ def median(samples: Sequence[float]) -> float:
 
 def gbps(nbytes: int, seconds: float) -> float:
     return nbytes / seconds / 1e9 if seconds > 0 else float("nan")
-
-
-def describe(samples: Sequence[float]) -> dict[str, Any]:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}

@@ -17,7 +17,7 @@ import numpy as np
 from .. import __version__
 from ..backends import get as get_backend
 from ..op import Op, Problem, Variant
-from . import dispatch, space, timing, verify
+from . import db as tuning_db, space, timing, verify
 from .db import Choice, Verdict
 from .keys import key_for
 
@@ -54,7 +54,7 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
          progress: Callable[[Measurement], None] | None = None) -> TuneResult:
     backend = get_backend(problem.backend)
     backend.require()
-    db = dispatch.database()
+    db = tuning_db.current()
     key = key_for(op, problem)
     rng = np.random.default_rng()
     host_inputs = op.sample(problem, rng)
@@ -78,8 +78,7 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
         best = min(verified, key=lambda m: m.seconds)
         variant = op.variant(problem.backend, best.variant)
         result.choice = Choice(best.variant, best.config, variant.source_hash(), __version__, best.seconds)
-        db.choose(key, result.choice)
-        dispatch.clear_memo()
+        db.choose(key, result.choice)  # bumps the database's generation: dispatch's memo refills
     return result
 
 

@@ -95,11 +95,13 @@ def test_read_only_folder_keeps_serving_its_choices(tuned_cache):
 
 def test_read_only_database_file_keeps_serving(tuned_cache):
     db = tuned_cache / "tuning.sqlite"
+    before = _counts(db)
     for p in tuned_cache.iterdir():
         p.chmod(0o444)
     tuned_cache.chmod(0o555)
     out = _call(tuned_cache)
     assert out["source"] == "tuned" and "read-only" in out["problem"]
+    assert _counts(db) == before
 
 
 def test_cache_dir_under_a_regular_file(tmp_path):

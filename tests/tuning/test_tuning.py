@@ -278,3 +278,85 @@ def test_verification_shrinks_huge_problems():
     assert small.size <= VERIFY_ELEMENTS and small.shape[1:] == big.shape[1:]
     assert shrunk(PROBLEM) == PROBLEM
     assert shrunk(Problem("x", "cpu", "float32", (1 << 31,))).shape == (VERIFY_ELEMENTS,)
+
+
+# ---- freshness and reproducibility --------------------------------------------------
+
+NUMBA_MODULE = '''
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _twice(x, out):
+    for i in range(x.size):
+        out.flat[i] = x.flat[i] * {factor}
+
+
+def build(problem, config):
+    def launch(x):
+        out = np.empty_like(x)
+        _twice(x, out)
+        return out
+    return launch
+'''
+
+
+def _load(path, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_editing_a_numba_kernel_invalidates_its_tuned_entry(tmp_path):
+    """The variant declares no sources: its key hashes the module that builds it anyway."""
+    path = tmp_path / "user_kernel.py"
+    path.write_text(NUMBA_MODULE.format(factor=2))
+    fast = Variant("numba_user", "cpu", _load(path, "user_kernel_v1").build)
+    op = make_op(fast, Variant("slow", "cpu", _slow_double, space={"sleep": (0.003,)}, baseline=True))
+    assert tuner.tune(op, PROBLEM, repeat=3).choice.variant == "numba_user"
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "tuned"
+    path.write_text(NUMBA_MODULE.format(factor="2.0  # edited"))
+    op.variants[0] = Variant("numba_user", "cpu", _load(path, "user_kernel_v2").build)  # a new process
+    dispatch.clear_memo()
+    assert dispatch.select(op, PROBLEM).source == "heuristic"
+
+
+CANDIDATES = '''
+import json
+from hakl.op import Problem, Variant
+from hakl.tuning import space
+variant = Variant("big", "cpu", lambda p, c: None, space={"a": tuple(range(20)), "b": tuple(range(20))})
+print(json.dumps(space.candidates(variant, Problem("op", "cpu", "float32", (4096, 1000)), budget=8)))
+'''
+
+
+def test_two_processes_tuning_the_same_key_try_the_same_candidates():
+    import json
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", CANDIDATES], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)})
+            for seed in (1, 2)]
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first == second and len(first) == 8
+
+
+def test_observers_see_every_select_and_may_wrap_the_launcher():
+    op = make_op(Variant("double", "cpu", _double, baseline=True))
+    seen = []
+
+    def observer(op_, problem, selection):
+        seen.append(problem)
+        return selection
+    with dispatch.observing(observer):
+        dispatch.select(op, PROBLEM)
+        with dispatch.capture() as captured:
+            dispatch.select(op, PROBLEM)
+    dispatch.select(op, PROBLEM)
+    assert seen == [PROBLEM, PROBLEM] and captured == [(op, PROBLEM)]
