@@ -6,7 +6,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import numpy as np
 import typer
@@ -55,27 +55,6 @@ def info() -> None:
     console.print(f"ops: {', '.join(sorted(_ops()))}; hakl {__version__}")
 
 
-def _flag(options: dict[str, str], name: str, default: bool = False) -> bool:
-    value = options.get(name, str(default)).lower()
-    if value not in ("true", "false", "1", "0", "yes", "no"):
-        raise typer.BadParameter(f"option {name}={value!r}: expected true or false")
-    return value in ("true", "1", "yes")
-
-
-# The public call `hakl tune OP` makes once on an example input, to learn (by
-# dispatch.capture) the problem that shape, dtype, axis and options give OP.
-_EXAMPLES: dict[str, Callable[[Any, int, dict], Any]] = {
-    "softmax": lambda x, axis, o: (hakl.log_softmax if _flag(o, "log") else hakl.softmax)(x, axis),
-    "softmax_grad": lambda x, axis, o: (hakl.log_softmax_grad if _flag(o, "log") else hakl.softmax_grad)(x, x, axis),
-    "cast": lambda x, axis, o: hakl.cast(x, o.get("to", "float32")),
-    "stack": lambda x, axis, o: hakl.stack([x] * int(o.get("count", 2)), axis),
-    "unstack": lambda x, axis, o: hakl.unstack(x, axis),
-    "cumsum": lambda x, axis, o: hakl.cumsum(x, axis, exclusive=_flag(o, "exclusive"), reverse=_flag(o, "reverse")),
-    "dropout": lambda x, axis, o: hakl.dropout_forward(x, float(o.get("p", 0.5)), seed=0,
-                                                       keep_mask=_flag(o, "mask", True)),
-    "dropout_grad": lambda x, axis, o: hakl.dropout_backward(
-        x, float(o.get("p", 0.5)), mask=hakl.asarray(np.ones(x.shape, np.uint8), device=hakl.device_of(x))),
-}
 OPTIONS_HELP = ("key=value, repeatable: log=true (softmax*), to=DTYPE (cast), count=N (stack), "
                 "exclusive=, reverse= (cumsum), p=, mask= (dropout*)")
 
@@ -86,14 +65,16 @@ def _problem(op_name: str, device: str, shape: str, dtype: str, axis: int, optio
         dims = tuple(int(d) for d in shape.lower().split("x"))
     except ValueError:
         raise typer.BadParameter(f"--shape {shape!r}: expected sizes joined by x, e.g. 4096x1000") from None
-    if op_name not in _EXAMPLES:
-        raise typer.BadParameter(f"tuning from the command line supports {', '.join(sorted(_EXAMPLES))}, "
-                                 f"not {op_name}")
+    # The op's declared example call, made once on an input of that shape: dispatch.capture
+    # then tells the problem the public function makes (its canonical shape and flags).
+    example = _ops()[op_name].example
+    if example is None:
+        raise typer.BadParameter(f"{op_name} declares no example call, so it cannot be tuned from the command line")
     dt = np.dtype(dtype)
     x = np.ones(dims, dt) if dt.kind in "biu" else np.random.default_rng(0).standard_normal(dims).astype(dt)
     with dispatch.capture() as seen:
         try:
-            _EXAMPLES[op_name](hakl.asarray(x, device=device), axis, options)
+            example(hakl.asarray(x, device=device), axis, options)
         except (TypeError, ValueError) as exc:
             raise typer.BadParameter(str(exc)) from None
     problems = [problem for op, problem in seen if op.name == op_name]

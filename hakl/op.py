@@ -34,6 +34,11 @@ class Problem:
     shape: tuple[int, ...]
     flags: tuple[tuple[str, Any], ...] = ()  # part of the tuning key (log=True, axis kind, ...)
     params: tuple[tuple[str, Any], ...] = ()  # run-time scalars, not in the key (p, seed, ...)
+    dtypes: tuple[str, ...] = ()  # every input's dtype, when they differ from `dtype` (in the key)
+
+    @property
+    def input_dtypes(self) -> tuple[str, ...]:
+        return self.dtypes or (self.dtype,)
 
     def flag(self, name: str, default: Any = None) -> Any:
         return dict(self.flags).get(name, default)
@@ -65,6 +70,22 @@ def check_axis(op: str, axis: Any, positions: int, what: str, expected: str = "a
     if not -positions <= axis < positions:
         raise ValueError(f"{op}: argument 'axis' = {axis} is out of range [{-positions}, {positions - 1}] for {what}")
     return int(axis) % positions
+
+
+def option(options: dict[str, str], name: str, default: Any = False) -> Any:
+    """A `hakl tune -o name=value` option, parsed as the type of `default` (bools take
+    true/false/1/0/yes/no); raises ValueError naming the option."""
+    if name not in options:
+        return default
+    value = options[name]
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"option {name}={value!r}: expected true or false")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"option {name}={value!r}: expected {type(default).__name__}") from None
 
 
 def pow2_bucket(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -119,11 +140,28 @@ class Op:
     sample: Callable[[Problem, np.random.Generator], tuple[np.ndarray, ...]]
     nbytes: Callable[[Problem], int]
     tolerances: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # How the absolute tolerance grows with the problem (a long sum, an RNN's length): a factor.
+    atol_growth: Callable[[Problem], float] = lambda problem: 1.0
     exact: bool = False  # compare bit for bit (cast, stack, indices) instead of with tolerances
     bucket: Callable[[Problem], tuple] = lambda problem: pow2_bucket(problem.shape)
     # cases(backend, dtype, rng, quick) -> iterable of (problem, host inputs): the conformance set
     cases: Callable[..., Iterable[tuple[Problem, tuple[np.ndarray, ...]]]] = lambda *a: ()
     variants: list[Variant] = field(default_factory=list)
+    # The launchers' inputs, typed: their dtypes are the op's domain on each backend.
+    inputs: tuple["Input", ...] = ()
+    # The call `hakl tune OP` makes on an example input (x, axis, options) to learn the problem.
+    example: Callable[[Any, int, dict], Any] | None = None
+    # What the generic conformance test runs: dtypes per backend (default: the first input's
+    # domain) and the backends that run the quick case set (a slow device, a big set).
+    conformance_dtypes: Callable[[str], tuple[str, ...]] | None = None
+    conformance_quick: tuple[str, ...] = ()
+
+    def dtypes(self, backend: str) -> tuple[str, ...]:
+        """The dtypes the op takes on `backend`: its first input's domain."""
+        return self.inputs[0].domain(backend) if self.inputs else FLOATS
+
+    def test_dtypes(self, backend: str) -> tuple[str, ...]:
+        return self.conformance_dtypes(backend) if self.conformance_dtypes else self.dtypes(backend)
 
     def add(self, *variants: Variant) -> None:
         self.variants.extend(variants)
@@ -158,7 +196,8 @@ class Op:
             differ = ~((out == expected) | (np.isnan(out) & np.isnan(expected)
                                               if out.dtype.kind in "fc" else False))
             return f"{int(differ.sum())} elements differ" if differ.any() else None
-        return _close(out, expected, *self.tolerances[problem.dtype])
+        rtol, atol = self.tolerances[problem.dtype]
+        return _close(out, expected, rtol, atol * self.atol_growth(problem))
 
 
 def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
@@ -188,3 +227,105 @@ OPS: dict[str, Op] = {}
 def register(op: Op) -> Op:
     OPS[op.name] = op
     return op
+
+
+# ---------------------------------------------------------------------------
+# Public functions: the declaration every consumer reads (the generic tests, the
+# autograd's rules, the validator). An op (above) is what dispatch tunes; a
+# function is what a user calls: softmax and log_softmax are two functions of one op.
+# ---------------------------------------------------------------------------
+
+FLOATS = ("float16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class Input:
+    """An array argument of a public function: its name, its role and the dtypes it takes
+    (a tuple, or a function of the backend for domains that differ per backend)."""
+
+    name: str
+    dtypes: tuple[str, ...] | Callable[[str], tuple[str, ...]] = FLOATS
+    role: str = "data"  # data, grad (an output's gradient), mask, ...
+
+    def domain(self, backend: str) -> tuple[str, ...]:
+        """The dtypes this argument takes on `backend` (floats: those the backend computes in)."""
+        from .backends import get
+
+        names = self.dtypes(backend) if callable(self.dtypes) else self.dtypes
+        if not names or names[0] not in FLOATS or not get(backend).available:
+            return names  # bits (any backend moves them), or as declared where none can be asked
+        have = {d.name for d in get(backend).dtypes()}
+        return tuple(d for d in names if d in have or d not in FLOATS)
+
+
+def validate(function: str, inputs: tuple[Input, ...], arrays: tuple[Any, ...], same_shape: bool = True):
+    """The backend that holds `arrays` (one per declared input); raises TypeError/ValueError
+    naming `function` and the argument for a non-array, a second device, a dtype outside the
+    input's domain, and (same_shape) shapes or float dtypes that differ from the first input's."""
+    from .backends import backend_of
+
+    backend = None
+    first = arrays[0]
+    for spec, a in zip(inputs, arrays):
+        b = backend_of(a, function, spec.name)
+        if backend is None:
+            backend = b
+        elif b is not backend:
+            raise TypeError(f"{function}: argument {spec.name!r} is on {b.name} but {inputs[0].name!r} is on "
+                            f"{backend.name}")
+        domain = spec.domain(backend.name)
+        if dtype_name(a.dtype) not in domain:
+            kind = "a floating dtype" if domain and all(d in FLOATS for d in domain) else "a dtype"
+            raise TypeError(f"{function}: argument {spec.name!r} must have {kind} ({', '.join(domain)} on "
+                            f"{backend.name}), got {a.dtype}")
+        if same_shape and a is not first:
+            if a.shape != first.shape:
+                raise ValueError(f"{function}: argument {spec.name!r} has shape {a.shape} but {inputs[0].name!r} "
+                                 f"has {first.shape}")
+            if a.dtype != first.dtype and a.dtype.kind == "f":
+                raise TypeError(f"{function}: argument {spec.name!r} has dtype {a.dtype} but {inputs[0].name!r} "
+                                f"has {first.dtype}")
+    return backend
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One small call of a public function: fn(*args, **kwargs) with host (NumPy) arrays,
+    which the generic tests move to each backend (lists of arrays too)."""
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """What the forward keeps and how the backward runs, the same convention for every
+    function: `backward(args, kwargs, out, grad_out)` returns one gradient per position
+    in `wrt` (args indices of the differentiable arrays; a list argument gets a list).
+    `saves` names what backward reads besides the gradient: "inputs", "output"."""
+
+    wrt: tuple[int, ...]
+    backward: Callable[[tuple, dict, Any, Any], tuple]
+    saves: tuple[str, ...] = ("inputs",)
+
+
+@dataclass(eq=False)
+class Function:
+    """A public function of the library, as the generic tests and the autograd read it."""
+
+    name: str
+    fn: Callable[..., Any]
+    ops: tuple[str, ...]  # the ops it dispatches
+    inputs: tuple[Input, ...]
+    samples: Callable[[str, np.random.Generator], Iterable[Sample]]  # (dtype, rng) -> small calls
+    dtypes: tuple[str, ...] = FLOATS  # dtypes `samples` is asked for
+    axis: bool = False  # takes an `axis` keyword checked by check_axis
+    derivative: Derivative | None = None
+
+
+FUNCTIONS: dict[str, Function] = {}
+
+
+def register_function(*functions: Function) -> None:
+    for f in functions:
+        FUNCTIONS[f.name] = f

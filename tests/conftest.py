@@ -19,17 +19,19 @@ def backend_params(names=("cpu", "cuda", "opencl")):
     return params
 
 
-def variant_params(op, dtypes=("float16", "float32", "float64")):
-    """(op, variant, dtype) params for every variant of `op`, skipping unavailable backends/dtypes."""
+def variant_params(op, dtypes=None):
+    """(op, variant, dtype) params for every variant of `op` over `dtypes` (default: what the
+    op's declaration has the conformance test run), skipping unavailable backends and the
+    dtypes outside the op's domain on a backend."""
     params = []
     for v in op.variants:
         b = backends.get(v.backend)
-        for dt in dtypes:
+        for dt in dtypes or op.test_dtypes(v.backend):
             marks = []
             if not b.available:
                 marks = [pytest.mark.skip(reason=f"{v.backend}: {b.unavailable_reason}")]
-            elif np.dtype(dt) not in b.dtypes():
-                marks = [pytest.mark.skip(reason=f"{v.backend} has no {dt}")]
+            elif dt not in op.dtypes(v.backend):
+                marks = [pytest.mark.skip(reason=f"{op.name} takes no {dt} on {v.backend}")]
             params.append(pytest.param(op, v, dt, marks=marks, id=f"{op.name}-{v.backend}-{v.name}-{dt}"))
     return params
 

@@ -83,7 +83,7 @@ def select(op: Op, problem: Problem) -> Selection:
     if _memo_stamp != (current, current.generation):
         _memo.clear()
         _memo_stamp = (current, current.generation)
-    memo_key = (op.name, problem.backend, problem.dtype, op.bucket(problem), problem.flags)
+    memo_key = (op.name, problem.backend, problem.input_dtypes, op.bucket(problem), problem.flags)
     hit = _memo.get(memo_key)
     if hit is None or not hit.variant.supports(problem):
         hit = _memo[memo_key] = _resolve(op, problem)

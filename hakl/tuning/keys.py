@@ -8,5 +8,5 @@ from .db import Key
 
 def key_for(op: Op, problem: Problem) -> Key:
     backend = get_backend(problem.backend)
-    return Key(op.name, problem.backend, backend.fingerprint_hash(), problem.dtype,
+    return Key(op.name, problem.backend, backend.fingerprint_hash(), ",".join(problem.input_dtypes),
                "x".join(map(str, op.bucket(problem))), repr(problem.flags))

@@ -14,7 +14,6 @@ import pytest
 
 import hakl
 from hakl import backends
-from hakl.conformance import check_variant
 from hakl.kernels.cast import CAST, DTYPES, cast, cast_grad, dtypes
 from hakl.op import Problem
 from hakl.tuning import dispatch
@@ -22,31 +21,6 @@ from hakl.tuning import dispatch
 from ..conftest import backend_params
 
 DEVICES = backend_params()
-
-
-def _cast_params():
-    """(variant, source dtype) for every variant; like conftest.variant_params, but over
-    cast's dtypes (integers and bool too) rather than the backends' floating ones."""
-    params = []
-    for v in CAST.variants:
-        b = backends.get(v.backend)
-        for dt in DTYPES:
-            marks = []
-            if not b.available:
-                marks = [pytest.mark.skip(reason=f"{v.backend}: {b.unavailable_reason}")]
-            elif dt not in dtypes(v.backend):
-                marks = [pytest.mark.skip(reason=f"{v.backend} has no {dt}")]
-            elif not any(v.supports(Problem("cast", v.backend, dt, (16,), (("to", to),))) for to in DTYPES):
-                marks = [pytest.mark.skip(reason=f"{v.name} casts no {dt} (oneDNN: ONEDNN_PAIRS only)")]
-            params.append(pytest.param(v, dt, marks=marks, id=f"cast-{v.backend}-{v.name}-{dt}"))
-    return params
-
-
-@pytest.mark.parametrize("variant, dtype", _cast_params())
-def test_variant_matches_numpy(variant, dtype):
-    report = check_variant(CAST, variant, dtype, quick=variant.backend == "opencl")
-    assert report.checked > 0, f"{variant.name} supports none of the conformance problems"
-    assert not report.failures, "\n".join(report.failures[:10])
 
 
 # ---- out of range and NaN ------------------------------------------------------

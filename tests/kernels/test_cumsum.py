@@ -11,32 +11,12 @@ import numpy as np
 import pytest
 
 import hakl
-from hakl.conformance import check_variant
 from hakl.kernels.cumsum import CUMSUM, DTYPES, cumsum, cumsum_grad
 from hakl.kernels.cumsum.reference import error_ratio
 from hakl.op import Problem
 from hakl.tuning import dispatch
 
 from ..conftest import backend_params, variant_params
-
-
-def cumsum_params(dtypes=DTYPES):
-    """variant_params, with the integer dtypes run wherever the backend runs (variant_params
-    asks the backend's floating dtypes; every backend scans int32 and int64)."""
-    params = []
-    for p in variant_params(CUMSUM, dtypes):
-        variant, dtype = p.values[1], p.values[2]
-        integer = np.dtype(dtype).kind == "i"
-        marks = [] if integer and hakl.backends.get(variant.backend).available else p.marks
-        params.append(pytest.param(*p.values, marks=marks, id=p.id))
-    return params
-
-
-@pytest.mark.parametrize("op, variant, dtype", cumsum_params())
-def test_variant_matches_reference(op, variant, dtype):
-    report = check_variant(op, variant, dtype)
-    assert report.checked > 0, f"{variant.name} supports none of the conformance shapes"
-    assert not report.failures, "\n".join(report.failures)
 
 
 def _flags(exclusive, reverse):
@@ -71,7 +51,7 @@ def test_precision_bound_on_positive_data(op, variant, dtype):
     assert checked
 
 
-@pytest.mark.parametrize("op, variant, dtype", [p for p in cumsum_params(("float32", "int32"))
+@pytest.mark.parametrize("op, variant, dtype", [p for p in variant_params(CUMSUM, ("float32", "int32"))
                                                  if p.values[1].space and p.values[1].backend != "cuda"])
 def test_every_configuration(op, variant, dtype):
     """Each point of the tuning space on shapes that cross its segment / chunk sizes."""

@@ -14,36 +14,10 @@ import pytest
 
 import hakl
 from hakl import backends
-from hakl.conformance import check_variant
-from hakl.kernels.stack import DTYPES, STACK, UNSTACK, stack, unstack
+from hakl.kernels.stack import STACK, UNSTACK, stack, unstack
 from hakl.op import Problem
 
-from ..conftest import backend_params, variant_params
-
-
-# The kernels move words of the element's size, so off the CPU one dtype per size
-# (and bool, and a two-word complex) covers them; the CPU runs every dtype.
-WORD_DTYPES = ("bool", "int16", "float32", "float64", "complex128")
-
-
-def exact_params(op):
-    """variant_params, but every dtype runs where the backend runs: stack moves bits,
-    so it does not need the backend to compute in the dtype."""
-    params = []
-    for p in variant_params(op, DTYPES):
-        variant, dtype = p.values[1], p.values[2]
-        if variant.backend != "cpu" and dtype not in WORD_DTYPES:
-            continue
-        b = backends.get(variant.backend)
-        params.append(pytest.param(*p.values, marks=p.marks if not b.available else [], id=p.id))
-    return params
-
-
-@pytest.mark.parametrize("op, variant, dtype", exact_params(STACK) + exact_params(UNSTACK))
-def test_variant_matches_reference(op, variant, dtype):
-    report = check_variant(op, variant, dtype)
-    assert report.checked > 0, f"{variant.name} supports none of the conformance shapes"
-    assert not report.failures, "\n".join(report.failures)
+from ..conftest import backend_params
 
 
 @pytest.mark.parametrize("op, variant", [pytest.param(op, v, id=f"{op.name}-{v.name}")

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of, get as get_backend
-from ...op import Op, Problem, dtype_name, register
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, dtype_name, option, register,
+                   register_function)
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -108,6 +109,9 @@ CAST = register(Op(
     nbytes=lambda p: p.size * (p.np_dtype.itemsize + np.dtype(p.flag("to")).itemsize),
     exact=True,
     cases=_cases,
+    inputs=(Input("x", dtypes),),
+    example=lambda x, axis, o: cast(x, option(o, "to", "float32")),
+    conformance_quick=("opencl",),  # 81 pairs at 8 sizes: the quick sizes on PoCL
 ))
 for module in (cpu, cuda, opencl):
     CAST.add(*module.variants())
@@ -143,9 +147,29 @@ def cast_grad(dy: Any, dtype: Any) -> Any:
     backend = backend_of(dy, "cast_grad", "dy")
     to = _dtype_arg("cast_grad", "dtype", dtype, backend.name)
     if to.name not in FLOATS or dy.dtype.name not in FLOATS:
-        raise TypeError(f"cast_grad: a gradient flows between floating dtypes only, got dy {dy.dtype} "
-                        f"and input dtype {to.name}")
+        raise TypeError(f"cast_grad: a gradient flows between floating dtypes only: argument 'dy' has dtype "
+                        f"{dy.dtype}, argument 'dtype' is {to.name}")
     return cast(dy, to)
 
+
+
+
+# ---- the public functions' declarations ----------------------------------------
+
+
+def _samples(function: str):
+    def samples(dtype: str, rng: np.random.Generator):
+        for shape in ((3, 5, 4), (7,), ()):
+            x = np.asarray(rng.standard_normal(shape) * 10).astype(dtype)
+            # to the same dtype: the float64 gradient check sees no rounding
+            yield Sample((x, dtype))
+    return samples
+
+
+register_function(
+    Function("cast", cast, ("cast",), (Input("x", dtypes),), _samples("cast"), dtypes=DTYPES,
+             derivative=Derivative((0,), lambda args, kwargs, out, dout: (cast_grad(dout, args[0].dtype),))),
+    Function("cast_grad", cast_grad, ("cast",), (Input("dy", role="grad"),), _samples("cast_grad")),
+)
 
 __all__ = ["cast", "cast_grad", "CAST", "DTYPES", "dtypes"]

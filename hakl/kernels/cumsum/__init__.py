@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, check_axis, dtype_name, register
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
+                   register_function)
 from ...tuning import dispatch
 from ..cast import cast, dtypes as cast_dtypes
 from . import cpu, cuda, opencl, reference
@@ -76,6 +77,8 @@ CUMSUM = register(Op(
     nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
     tolerances=TOLERANCES,
     cases=_cases,
+    inputs=(Input("x", DTYPES),),
+    example=lambda x, axis, o: cumsum(x, axis, exclusive=option(o, "exclusive"), reverse=option(o, "reverse")),
 ))
 for module in (cpu, cuda, opencl):
     CUMSUM.add(*module.variants())
@@ -151,3 +154,30 @@ def cumsum_grad(dy: Any, axis: int | None = None, exclusive: bool = False, rever
                              f"{getattr(dy, 'size', '?')} elements of 'dy'")
     dx = _scan("cumsum_grad", "dy", dy, axis, None, exclusive, not reverse)
     return dx if x_shape is None else dx.reshape(x_shape)
+
+
+# ---- the public functions' declarations ----------------------------------------
+
+
+def _samples(function: str):
+    def samples(dtype: str, rng: np.random.Generator):
+        for shape, axis, exclusive, reverse in (((3, 5, 4), 1, False, False), ((3, 5, 4), 0, True, False),
+                                                ((3, 5, 4), None, False, True), ((6,), -1, True, True)):
+            x = rng.standard_normal(shape).astype(dtype)
+            if function == "cumsum_grad" and axis is None:
+                x = x.reshape(-1)
+            yield Sample((x,), {"axis": axis, "exclusive": exclusive, "reverse": reverse})
+    return samples
+
+
+def _cumsum_backward(args, kwargs, out, dout):
+    return (cumsum_grad(dout, kwargs.get("axis"), kwargs.get("exclusive", False), kwargs.get("reverse", False),
+                        args[0].shape),)
+
+
+register_function(
+    Function("cumsum", cumsum, ("cumsum",), (Input("x", DTYPES),), _samples("cumsum"), axis=True,
+             derivative=Derivative((0,), _cumsum_backward)),
+    Function("cumsum_grad", cumsum_grad, ("cumsum",), (Input("dy", DTYPES, role="grad"),), _samples("cumsum_grad"),
+             axis=True),
+)

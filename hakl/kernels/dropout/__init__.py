@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, check_axis, dtype_name, register
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
+                   register_function, validate)
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -120,6 +121,8 @@ DROPOUT = register(Op(
     nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize + (reference.mask_size(p) if p.flag("mask") else 0),
     tolerances=TOLERANCES,
     cases=_cases("dropout"),
+    inputs=(Input("x"),),
+    example=lambda x, axis, o: dropout_forward(x, option(o, "p", 0.5), seed=0, keep_mask=option(o, "mask", True)),
 ))
 DROPOUT_GRAD = register(Op(
     name="dropout_grad",
@@ -128,6 +131,9 @@ DROPOUT_GRAD = register(Op(
     nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize + reference.mask_size(p),
     tolerances=TOLERANCES,
     cases=_cases("dropout_grad"),
+    inputs=(Input("dy", role="grad"), Input("mask", ("uint8",), role="mask")),
+    example=lambda x, axis, o: dropout_backward(
+        x, option(o, "p", 0.5), mask=backend_of(x).asarray(np.ones(x.shape, np.uint8))),
 ))
 for module in (cpu, cuda, opencl):
     DROPOUT.add(*module.forward_variants())
@@ -145,12 +151,7 @@ def _scale(p: float, upscale: bool) -> float:
 
 
 def _check_array(op: str, name: str, a: Any):
-    backend = backend_of(a, op, name)
-    if a.dtype not in backend.dtypes():
-        allowed = ", ".join(d.name for d in backend.dtypes())
-        raise TypeError(f"{op}: argument {name!r} must have a floating dtype ({allowed} on {backend.name}), "
-                        f"got {a.dtype}")
-    return backend
+    return validate(op, (Input(name),), (a,))
 
 
 def _check_p(op: str, p: Any) -> float:
@@ -279,11 +280,46 @@ def dropout_backward(dy: Any, p: float, seed: int | None = None, offset: int = 0
     if dy.size == 0:
         return backend.empty(dy.shape, dy.dtype)
     problem = Problem("dropout_grad", backend.name, dtype_name(dy.dtype), merged, (("slices", pattern),),
-                      (("scale", scale),))
+                      (("scale", scale),), dtypes=(dtype_name(dy.dtype), "uint8"))
     flat_mask = backend.ascontiguous(mask).reshape(-1).view(np.uint8)
     launcher = dispatch.select(DROPOUT_GRAD, problem).launcher
     return problem.launch(launcher, backend.ascontiguous(dy).reshape(merged), flat_mask).reshape(dy.shape)
 
+
+# ---- the public functions' declarations ----------------------------------------
+
+
+def _samples(function: str):
+    def samples(dtype: str, rng: np.random.Generator):
+        for shape, axis in (((3, 5, 4), None), ((3, 5, 4), 1), ((6,), None)):
+            x = rng.standard_normal(shape).astype(dtype)
+            seed = int(rng.integers(0, 1 << 63))
+            if function == "dropout":
+                yield Sample((x,), {"p": 0.4, "axis": axis, "seed": seed})
+            elif function == "dropout_forward":
+                yield Sample((x, 0.4, seed), {"axis": axis})
+            else:
+                yield Sample((x, 0.4), {"seed": seed, "axis": axis})
+    return samples
+
+
+def _dropout_backward_rule(args, kwargs, out, dout):
+    """dropout_forward's: the stored mask (out[1]) applied to the gradient of out[0]."""
+    p = args[1]
+    mode = kwargs.get("mode", MODES[0])
+    return (dropout_backward(dout[0], p, mask=out[1], axis=kwargs.get("axis"), mode=mode),)
+
+
+register_function(
+    Function("dropout", dropout, ("dropout",), (Input("x"),), _samples("dropout"),
+             derivative=Derivative((0,), lambda args, kwargs, out, dout: (dropout_backward(
+                 dout, kwargs.get("p", 0.5), seed=kwargs["seed"], axis=kwargs.get("axis"),
+                 mode=kwargs.get("mode", MODES[0])),))),
+    Function("dropout_forward", dropout_forward, ("dropout",), (Input("x"),), _samples("dropout_forward"),
+             derivative=Derivative((0,), _dropout_backward_rule, saves=("output",))),
+    Function("dropout_backward", dropout_backward, ("dropout", "dropout_grad"), (Input("dy", role="grad"),),
+             _samples("dropout_backward")),
+)
 
 __all__ = ["dropout", "dropout_forward", "dropout_backward", "manual_seed", "next_seed",
            "DROPOUT", "DROPOUT_GRAD", "MODES"]

@@ -25,7 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...backends import backend_of
-from ...op import Op, Problem, check_axis, dtype_name, register
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
+                   register_function)
 from ...tuning import dispatch
 from . import cpu, cuda, opencl, reference
 
@@ -75,6 +76,15 @@ def _cases(op_name: str):
     return cases
 
 
+# Devices other than the CPU copy words of 1, 2, 4, 8 or 16 bytes whatever the dtype:
+# one dtype per word size (and bool) covers them in the conformance test.
+WORD_DTYPES = ("bool", "int16", "float32", "float64", "complex128")
+
+
+def _conformance_dtypes(backend: str) -> tuple[str, ...]:
+    return DTYPES if backend == "cpu" else WORD_DTYPES
+
+
 STACK = register(Op(
     name="stack",
     reference=reference.stack,
@@ -82,6 +92,9 @@ STACK = register(Op(
     nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
     exact=True,
     cases=_cases("stack"),
+    inputs=(Input("xs", DTYPES),),
+    example=lambda x, axis, o: stack([x] * option(o, "count", 2), axis),
+    conformance_dtypes=_conformance_dtypes,
 ))
 UNSTACK = register(Op(
     name="unstack",
@@ -90,6 +103,9 @@ UNSTACK = register(Op(
     nbytes=lambda p: 2 * p.size * p.np_dtype.itemsize,
     exact=True,
     cases=_cases("unstack"),
+    inputs=(Input("x", DTYPES),),
+    example=lambda x, axis, o: unstack(x, axis),
+    conformance_dtypes=_conformance_dtypes,
 ))
 for module in (cpu, cuda, opencl):
     STACK.add(*module.stack_variants())
@@ -161,3 +177,24 @@ def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
     parts = dispatch.select(UNSTACK, problem).launcher(backend.ascontiguous(x).reshape(outer, k, inner))
     return [p.reshape(part_shape) for p in parts]
 
+
+# ---- the public functions' declarations ----------------------------------------
+
+
+def _samples(function: str):
+    def samples(dtype: str, rng: np.random.Generator):
+        for shape, axis, count in (((3, 4), 0, 3), ((3, 4), -1, 2), ((5,), 1, 4)):
+            xs = [rng.standard_normal(shape).astype(dtype) for _ in range(count)]
+            if function == "stack":
+                yield Sample((xs,), {"axis": axis})
+            else:
+                yield Sample((np.stack(xs, axis),), {"axis": axis})
+    return samples
+
+
+register_function(
+    Function("stack", stack, ("stack",), (Input("xs", DTYPES),), _samples("stack"), axis=True,
+             derivative=Derivative((0,), lambda args, kwargs, out, dout: (unstack(dout, kwargs.get("axis", 0)),))),
+    Function("unstack", unstack, ("unstack",), (Input("x", DTYPES),), _samples("unstack"), axis=True,
+             derivative=Derivative((0,), lambda args, kwargs, out, dout: (stack(dout, kwargs.get("axis", 0)),))),
+)
