@@ -229,6 +229,23 @@ def register(op: Op) -> Op:
     return op
 
 
+def attach_variants(package: str, builders: dict[Op, str]) -> None:
+    """Give each op the variants its family builds on every backend: for each registered
+    backend B, the family's module `<package>.B` (where it has one) and its function named
+    builders[op]. A new backend is a module per family; no family's __init__ changes."""
+    import importlib
+    import importlib.util
+
+    from .backends import BACKENDS
+
+    for backend in BACKENDS:
+        if importlib.util.find_spec(f"{package}.{backend}") is None:
+            continue
+        module = importlib.import_module(f"{package}.{backend}")
+        for op, builder in builders.items():
+            op.add(*getattr(module, builder)())
+
+
 # ---------------------------------------------------------------------------
 # Public functions: the declaration every consumer reads (the generic tests, the
 # autograd's rules, the validator). An op (above) is what dispatch tunes; a

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from hakl.kernels.softmax.bench import PADDLE
+
 from .common import Family, case, cycling, import_peer, only_on, torch_sets
 
 CASES = (
-    # PaddlePaddle's configs
-    case(16384, 1000, axis=-1),
-    case(32, 12, 128, 128, axis=-1),
-    case(15, 16, 33, 33, axis=-1),
-    case(128, 128, 16, 16, axis=0),
-    case(512, 896, 4, 12, axis=1),
+    # PaddlePaddle's configs, as the family declares them
+    *(case(*shape, axis=axis) for shape, axis in PADDLE),
     # bandwidth scale: the row length decides which kernel serves it
     *(case(-1, cols, axis=-1) for cols in (32, 128, 1024, 4096, 32768, 262144)),
     case(1024, -1, axis=0),

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of, get as get_backend
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, dtype_name, option, register,
-                   register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name, option,
+                   register, register_function)
 from ...tuning import dispatch
-from . import cpu, cuda, opencl, reference
+from . import reference
 
 DTYPES = ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
 FLOATS = ("float16", "float32", "float64")
@@ -113,8 +113,7 @@ CAST = register(Op(
     example=lambda x, axis, o: cast(x, option(o, "to", "float32")),
     conformance_quick=("opencl",),  # 81 pairs at 8 sizes: the quick sizes on PoCL
 ))
-for module in (cpu, cuda, opencl):
-    CAST.add(*module.variants())
+attach_variants(__name__, {CAST: "variants"})
 
 
 def _dtype_arg(op: str, name: str, value: Any, backend: str) -> np.dtype:

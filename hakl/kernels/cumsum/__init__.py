@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
-                   register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
+                   option, register, register_function)
 from ...tuning import dispatch
 from ..cast import cast, dtypes as cast_dtypes
-from . import cpu, cuda, opencl, reference
+from . import reference
 
 DTYPES = ("float16", "float32", "float64", "int32", "int64")
 
@@ -80,8 +80,7 @@ CUMSUM = register(Op(
     inputs=(Input("x", DTYPES),),
     example=lambda x, axis, o: cumsum(x, axis, exclusive=option(o, "exclusive"), reverse=option(o, "reverse")),
 ))
-for module in (cpu, cuda, opencl):
-    CUMSUM.add(*module.variants())
+attach_variants(__name__, {CUMSUM: "variants"})
 
 
 def _check_flag(op: str, name: str, value: Any) -> bool:

@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
-                   register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
+                   option, register, register_function, validate)
 from ...tuning import dispatch
-from . import cpu, cuda, opencl, reference
+from . import reference
 
 MODES = ("upscale_in_train", "downscale_in_infer")
 # (rtol, atol as a fraction of max |reference|): kept elements are x * scale rounded
@@ -135,9 +135,7 @@ DROPOUT_GRAD = register(Op(
     example=lambda x, axis, o: dropout_backward(
         x, option(o, "p", 0.5), mask=backend_of(x).asarray(np.ones(x.shape, np.uint8))),
 ))
-for module in (cpu, cuda, opencl):
-    DROPOUT.add(*module.forward_variants())
-    DROPOUT_GRAD.add(*module.backward_variants())
+attach_variants(__name__, {DROPOUT: "forward_variants", DROPOUT_GRAD: "backward_variants"})
 
 
 # ---- validation ---------------------------------------------------------------

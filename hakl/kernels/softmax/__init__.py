@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
-                   register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
+                   option, register, register_function, validate)
 from ...tuning import dispatch
-from . import cpu, cuda, opencl, reference
+from . import reference
 
 # (rtol, atol as a fraction of the largest |reference| value)
 TOLERANCES = {"float16": (2e-3, 2e-4), "float32": (1e-4, 1e-6), "float64": (1e-9, 1e-12)}
@@ -99,9 +99,7 @@ SOFTMAX_GRAD = register(Op(
     inputs=(Input("y"), Input("dy", role="grad")),
     example=lambda x, axis, o: (log_softmax_grad if option(o, "log") else softmax_grad)(x, x, axis),
 ))
-for module in (cpu, cuda, opencl):
-    SOFTMAX.add(*module.forward_variants())
-    SOFTMAX_GRAD.add(*module.backward_variants())
+attach_variants(__name__, {SOFTMAX: "forward_variants", SOFTMAX_GRAD: "backward_variants"})
 
 
 FORWARD_INPUTS, BACKWARD_INPUTS = SOFTMAX.inputs, SOFTMAX_GRAD.inputs

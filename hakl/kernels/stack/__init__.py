@@ -25,10 +25,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, check_axis, dtype_name, option, register,
-                   register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
+                   option, register, register_function)
 from ...tuning import dispatch
-from . import cpu, cuda, opencl, reference
+from . import reference
 
 # What stack accepts: everything that is plain bits of a fixed size.
 DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
@@ -107,9 +107,7 @@ UNSTACK = register(Op(
     example=lambda x, axis, o: unstack(x, axis),
     conformance_dtypes=_conformance_dtypes,
 ))
-for module in (cpu, cuda, opencl):
-    STACK.add(*module.stack_variants())
-    UNSTACK.add(*module.unstack_variants())
+attach_variants(__name__, {STACK: "stack_variants", UNSTACK: "unstack_variants"})
 
 
 def _check_dtype(op: str, what: str, dtype: np.dtype) -> None:
