@@ -10,7 +10,7 @@ import numpy as np
 
 from .backends import get as get_backend
 from .op import Op, Variant
-from .tuning import dispatch
+from .tuning import dispatch, verify
 
 
 @dataclass
@@ -36,14 +36,14 @@ def check_variant(op: Op, variant: Variant, dtype: str, quick: bool = False,
         if not variant.supports(problem):
             continue
         where = f"shape {problem.shape} flags {dict(problem.flags)}"
+        expected = op.reference(problem, *inputs)
         try:
             launcher = dispatch.force(op, problem, variant).launcher
-            out = backend.to_host(problem.launch(launcher, *(backend.asarray(a) for a in inputs)))
+            out = backend.to_host(problem.launch(launcher, *verify.device_copies(op, backend, inputs)))
         except Exception as exc:
             report.failures.append(f"{where}: {type(exc).__name__}: {exc}")
             continue
-        expected = op.reference(problem, *inputs)
-        error = op.check(problem, out, expected)
+        error = op.check(problem, out, expected, inputs)
         if error is not None:
             report.failures.append(f"{where}: {error}")
         report.checked += 1

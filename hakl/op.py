@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,12 @@ class Variant:
     # (source text, defines) that build() compiles, for compiled variants: lets CI
     # compile every CUDA source with nvcc on a machine without a GPU.
     compile_unit: Callable[[Problem, dict], tuple[str, dict]] | None = None
+    # prepare(problem, config, weights) -> what the launcher wants instead of the raw weights
+    # (packed, reordered, transposed): made once per weight version, see `prepared`.
+    prepare: Callable[[Problem, dict, tuple], Any] | None = None
+    # The launcher takes `out=` and writes into the caller's buffer (in-place updates,
+    # gradient accumulation); others return a new array, which Selection.run copies.
+    accepts_out: bool = False
 
     def default_config(self, problem: Problem) -> dict:
         if self.default is not None:
@@ -120,6 +127,17 @@ class Variant:
         keys = list(self.space)
         every = (dict(zip(keys, values)) for values in itertools.product(*self.space.values()))
         return [c for c in every if self.valid(problem, c)]
+
+    def prepared(self, slot: Any, version: Any, problem: Problem, config: dict, weights: tuple) -> Any:
+        """`prepare`'s result for the weights held in `slot` (a name the caller keeps, e.g. a
+        layer's parameter list), made again only when `version` (the caller's counter of
+        updates to those weights) or the problem or config changes."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        stamp = (version, problem, json.dumps(config, sort_keys=True))
+        hit = cache.get(slot)
+        if hit is None or hit[0] != stamp:
+            hit = cache[slot] = (stamp, self.prepare(problem, config, weights))
+        return hit[1]
 
     def source_hash(self) -> str:
         """Hash of the code that builds the variant — the module that defines `build` (its
@@ -155,6 +173,15 @@ class Op:
     # domain) and the backends that run the quick case set (a slow device, a big set).
     conformance_dtypes: Callable[[str], tuple[str, ...]] | None = None
     conformance_quick: tuple[str, ...] = ()
+    # compare(problem, out, expected, host inputs) -> error or None, for outputs the reference
+    # does not fix uniquely (indices under ties: see `same_gathered_values`).
+    compare: Callable[[Problem, Any, Any, tuple], str | None] | None = None
+    # Positions of launcher inputs written in place (an optimizer's update): the tuner and
+    # verification give every candidate fresh copies, so no candidate sees another's writes.
+    mutates: tuple[int, ...] = ()
+    # The op whose forward leaves a workspace this (backward) op's launchers read: the
+    # backward runs the variant of the forward's name (dispatch.select_paired).
+    paired_with: str | None = None
 
     def dtypes(self, backend: str) -> tuple[str, ...]:
         """The dtypes the op takes on `backend`: its first input's domain."""
@@ -178,8 +205,11 @@ class Op:
                 return v
         raise KeyError(f"{self.name}: no variant {name!r} on {backend}")
 
-    def check(self, problem: Problem, out: Any, expected: Any) -> str | None:
-        """None when `out` (an array or a tuple of them) matches the reference."""
+    def check(self, problem: Problem, out: Any, expected: Any, inputs: tuple = ()) -> str | None:
+        """None when `out` (an array or a tuple of them) matches the reference (`inputs`: the
+        host inputs, which a `compare` for non-unique outputs reads)."""
+        if self.compare is not None:
+            return self.compare(problem, out, expected, inputs)
         if isinstance(expected, tuple):
             if not isinstance(out, tuple) or len(out) != len(expected):
                 return f"expected {len(expected)} outputs"
@@ -219,6 +249,24 @@ def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> s
     if bad.any():
         return f"{int(bad.sum())} elements off, max abs error {float(np.nanmax(err)):.3g} (scale {scale:.3g})"
     return None
+
+
+def same_gathered_values(axis: int, index_output: int = 0):
+    """An Op.compare for index outputs that ties make non-unique (argsort, argmax): output
+    `index_output` must hold, along `axis`, a permutation of the reference's indices whose
+    gathered input values equal the reference's gathered values (NaN matches NaN)."""
+    def compare(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | None:
+        got = out[index_output] if isinstance(out, tuple) else out
+        want = expected[index_output] if isinstance(expected, tuple) else expected
+        if got.shape != want.shape:
+            return f"shape {got.shape} != expected {want.shape}"
+        if not (np.sort(got, axis=axis) == np.sort(want, axis=axis)).all():
+            return "indices are not a permutation of the reference's"
+        x = inputs[0]
+        a, b = np.take_along_axis(x, got, axis), np.take_along_axis(x, want, axis)
+        differ = ~((a == b) | (np.isnan(a) & np.isnan(b) if a.dtype.kind in "fc" else False))
+        return f"{int(differ.sum())} gathered values differ" if differ.any() else None
+    return compare
 
 
 OPS: dict[str, Op] = {}

@@ -132,6 +132,18 @@ class Backend(ABC):
         t = self.median_time(lambda: self._copy_into(dst, src), warmup=3, repeat=repeat)
         return 2 * n * 4 / t
 
+    copies_into_views = True  # whether copy_into may write a non-contiguous destination
+
+    def copy_into(self, dst: Any, src: Any) -> None:
+        """dst[...] = src for two arrays of this backend of one shape and dtype (a caller's
+        `out=` buffer)."""
+        if tuple(dst.shape) != tuple(src.shape) or dst.dtype != src.dtype:
+            raise ValueError(f"out: expected shape {tuple(src.shape)} and dtype {src.dtype}, got "
+                             f"{tuple(dst.shape)} {dst.dtype}")
+        if not self.copies_into_views and not dst.flags.c_contiguous:
+            raise ValueError(f"out: a {self.name} destination must be C-contiguous")
+        self._copy_into(dst, src)
+
     @abstractmethod
     def _copy_into(self, dst: Any, src: Any) -> None:
         """dst[...] = src, the fastest way the backend has (the bandwidth ceiling)."""

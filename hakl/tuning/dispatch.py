@@ -14,12 +14,12 @@ import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from .. import __version__
+from ..backends import get as get_backend
 from ..op import Launcher, Op, Problem, Variant
-from . import tuner, verify
-from . import db
+from . import db, tuner, verify
 from .db import Choice, Key, TuningDB
 from .keys import key_for
 
@@ -30,6 +30,18 @@ class Selection:
     config: dict
     launcher: Launcher
     source: str  # "tuned", "heuristic", "fallback" or "forced"
+
+    def run(self, problem: Problem, *inputs: Any, out: Any = None) -> Any:
+        """The launcher on `inputs` with the problem's run-time params; with `out`, the result
+        lands in the caller's buffer (written in place by variants that accept it)."""
+        if out is None:
+            return problem.launch(self.launcher, *inputs)
+        if self.variant.accepts_out:
+            self.launcher(*inputs, out=out, **dict(problem.params))
+        else:
+            result = problem.launch(self.launcher, *inputs)
+            get_backend(problem.backend).copy_into(out, result)
+        return out
 
 
 _memo: dict[tuple, Selection] = {}
@@ -76,26 +88,38 @@ def capture():
         yield seen
 
 
-def select(op: Op, problem: Problem) -> Selection:
-    """The launcher for `problem`; memoised per tuning key."""
+def select(op: Op, problem: Problem, variant_name: str | None = None) -> Selection:
+    """The launcher for `problem`; memoised per tuning key. `variant_name` restricts the
+    candidates to that variant (select_paired)."""
     global _memo_stamp
     current = database()
     if _memo_stamp != (current, current.generation):
         _memo.clear()
         _memo_stamp = (current, current.generation)
-    memo_key = (op.name, problem.backend, problem.input_dtypes, op.bucket(problem), problem.flags)
+    memo_key = (op.name, problem.backend, problem.input_dtypes, op.bucket(problem), problem.flags, variant_name)
     hit = _memo.get(memo_key)
     if hit is None or not hit.variant.supports(problem):
-        hit = _memo[memo_key] = _resolve(op, problem)
+        hit = _memo[memo_key] = _resolve(op, problem, variant_name)
     for observer in _observers:
         hit = observer(op, problem, hit)
     return hit
 
 
-def _resolve(op: Op, problem: Problem) -> Selection:
-    candidates = [v for v in op.for_backend(problem.backend) if v.supports(problem)]
+def select_paired(op: Op, problem: Problem, forward: Selection) -> Selection:
+    """The backward `op`'s launcher of the same variant as the forward's `forward`: its
+    launchers read the workspace that forward left (oneDNN's RNN training), which no other
+    variant understands. `op.paired_with` names the forward op."""
+    if op.paired_with is None:
+        raise ValueError(f"{op.name}: select_paired needs an op whose declaration says paired_with")
+    return select(op, problem, forward.variant.name)
+
+
+def _resolve(op: Op, problem: Problem, variant_name: str | None = None) -> Selection:
+    candidates = [v for v in op.for_backend(problem.backend) if v.supports(problem)
+                  and (variant_name is None or v.name == variant_name)]
     if not candidates:
-        raise NotImplementedError(f"{op.name}: no variant on {problem.backend} supports {problem}")
+        wanted = "" if variant_name is None else f" named {variant_name!r}"
+        raise NotImplementedError(f"{op.name}: no variant{wanted} on {problem.backend} supports {problem}")
     choice = _stored_choice(key_for(op, problem), candidates)
     if choice is None and autotune_enabled():
         choice = tuner.tune(op, problem).choice
@@ -110,6 +134,10 @@ def _resolve(op: Op, problem: Problem) -> Selection:
         launcher = _try_build(op, variant, problem, config)
         if launcher is None:
             continue
+        if op.paired_with is not None:
+            # Its inputs include a workspace only its forward variant makes: the pair is
+            # verified through the forward (and conformance cases that chain the two).
+            return Selection(variant, config, launcher, source)
         verdict = verify.verified(op, problem, variant, config, launcher, database())
         if verdict.status == "ok":
             return Selection(variant, config, launcher, source)

@@ -17,10 +17,12 @@ from ..op import Launcher, Problem
 
 
 def rotating_inputs(backend: Backend, host_inputs: Sequence[np.ndarray], max_copies: int = 8) -> list[tuple]:
-    """Device copies of `host_inputs`, as many as it takes to exceed 3x the cache."""
+    """Device copies of `host_inputs`, as many as it takes to exceed 3x the cache. Copies
+    on every backend: the CPU's asarray returns a NumPy array itself, and sets that alias
+    one buffer would time a warm cache (and share an in-place op's writes)."""
     nbytes = max(sum(a.nbytes for a in host_inputs), 1)
     copies = int(np.clip(-(-3 * backend.l2_bytes() // nbytes), 1, max_copies))
-    return [tuple(backend.asarray(a) for a in host_inputs) for _ in range(copies)]
+    return [tuple(backend.asarray(np.array(a)) for a in host_inputs) for _ in range(copies)]
 
 
 def time_launcher(backend: Backend, problem: Problem, launcher: Launcher, input_sets: Sequence[tuple],

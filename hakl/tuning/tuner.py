@@ -64,7 +64,10 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     result = TuneResult(problem)
 
     for variant, config in plan(op, problem, budget):
-        m = _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat, rng)
+        # An op that writes its inputs in place gets fresh copies per candidate: none sees
+        # (or is verified against) what the previous one wrote.
+        sets = timing.rotating_inputs(backend, host_inputs) if op.mutates else input_sets
+        m = _measure(op, problem, variant, config, backend, sets, host_inputs, expected, nbytes, repeat, rng)
         result.measurements.append(m)
         if m.status in ("ok", "rejected"):
             verify.remember(key, variant, config, Verdict("ok" if m.status == "ok" else "rejected", m.error, None), db)
@@ -82,7 +85,8 @@ def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
     return result
 
 
-def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes, repeat, rng) -> Measurement:
+def _measure(op, problem, variant, config, backend, input_sets, host_inputs, expected, nbytes, repeat,
+             rng) -> Measurement:
     m = Measurement(variant.name, config, "failed", baseline=variant.baseline)
     try:
         launcher = variant.build(problem, config)
@@ -90,7 +94,7 @@ def _measure(op, problem, variant, config, backend, input_sets, expected, nbytes
     except Exception as exc:
         m.error = f"{type(exc).__name__}: {exc}"[:500]
         return m
-    error = op.check(problem, out, expected)
+    error = op.check(problem, out, expected, host_inputs)
     if error is None:  # right on random data: now the special values (NaN, ±inf, ...) and odd shapes
         error = verify.check(op, problem, variant, config, launcher, rng, shape_checked=True)
     if error is not None:

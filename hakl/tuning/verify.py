@@ -54,11 +54,18 @@ def special_cases(op: Op, problem: Problem, variant: Variant, config: dict,
 def run_case(op: Op, problem: Problem, launcher: Launcher, host_inputs: tuple[np.ndarray, ...]) -> str | None:
     """None when `launcher` on `host_inputs` matches the reference, else what differs."""
     backend = get_backend(problem.backend)
+    expected = op.reference(problem, *host_inputs)
     try:
-        out = backend.to_host(problem.launch(launcher, *(backend.asarray(a) for a in host_inputs)))
+        out = backend.to_host(problem.launch(launcher, *device_copies(op, backend, host_inputs)))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
-    return op.check(problem, out, op.reference(problem, *host_inputs))
+    return op.check(problem, out, expected, host_inputs)
+
+
+def device_copies(op: Op, backend: Any, host_inputs: tuple) -> list:
+    """`host_inputs` on the backend; copied first when the op writes its inputs (the CPU's
+    asarray would hand the launcher the host arrays themselves)."""
+    return [backend.asarray(np.array(a) if op.mutates else a) for a in host_inputs]
 
 
 def check(op: Op, problem: Problem, variant: Variant, config: dict, launcher: Launcher | None = None,
