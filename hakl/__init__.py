@@ -17,6 +17,7 @@ from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
 from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
 from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
 from .kernels.stack import stack, unstack  # noqa: E402
+from . import custom  # noqa: E402
 
 
 def asarray(array: Any, device: str = "cpu", dtype: Any = None) -> Any:
@@ -42,3 +43,6 @@ def device_of(array: Any) -> str:
 __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
            "dropout", "dropout_forward", "dropout_backward", "manual_seed", "cast", "cast_grad",
            "stack", "unstack", "cumsum", "cumsum_grad"]
+
+# Last: a plugin module ($HAKL_PLUGINS) may import hakl while it loads.
+custom.load_plugins()
