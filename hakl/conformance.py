@@ -48,7 +48,3 @@ def check_variant(op: Op, variant: Variant, dtype: str, quick: bool = False,
             report.failures.append(f"{where}: {error}")
         report.checked += 1
     return report
-
-
-def dtypes_for(variant: Variant) -> list[str]:
-    return [d.name for d in get_backend(variant.backend).dtypes()]
