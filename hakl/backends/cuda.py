@@ -15,6 +15,9 @@ from .base import Backend
 
 class CUDABackend(Backend):
     name = "cuda"
+    MAX_GRID = (1 << 31) - 1  # blocks in grid.x
+    FALLBACK_SMS = 132  # an H100's: the launch geometry and heuristics of a machine without a GPU
+    RESIDENT_THREADS = 2048  # per SM (A100, H100): what one wave of blocks holds
 
     def probe(self) -> str | None:
         try:
@@ -79,7 +82,32 @@ class CUDABackend(Backend):
         return int(self.cp.cuda.runtime.getDeviceProperties(self.cp.cuda.Device().id)["l2CacheSize"])
 
     def multiprocessors(self) -> int:
-        return int(self.cp.cuda.Device().attributes["MultiProcessorCount"])
+        """SMs of the current device; FALLBACK_SMS when CUDA is unavailable, so that
+        defaults and compile units can be worked out (and tested) without a GPU."""
+        if not self.available:
+            return self.FALLBACK_SMS
+        device = self.cp.cuda.Device().id
+        counts = self.__dict__.setdefault("_sms", {})  # Device().attributes asks for every attribute
+        if device not in counts:
+            counts[device] = int(self.cp.cuda.Device().attributes["MultiProcessorCount"])
+        return counts[device]
+
+    def blocks(self, n: int, block: int) -> int:
+        """Blocks of `block` threads for n work items: at least one, at most MAX_GRID
+        (the kernels stride over the grid for the rest)."""
+        return min(max(-(-n // block), 1), self.MAX_GRID)
+
+    def one_wave(self, blocks: int, block: int) -> int:
+        """`blocks` (at least one) capped at one wave of `block`-thread blocks, as many as
+        the SMs hold at once: a grid-stride kernel needs no more to reach full bandwidth."""
+        return max(1, min(blocks, self.multiprocessors() * (self.RESIDENT_THREADS // block)))
+
+    def shared_optin(self) -> int:
+        """Shared memory one block may have when it opts in (227 KB on an H100), asked once."""
+        if not hasattr(self, "_shared_optin"):
+            props = self.cp.cuda.runtime.getDeviceProperties(self.cp.cuda.Device().id)
+            self._shared_optin = int(props.get("sharedMemPerBlockOptin", 48 << 10))
+        return self._shared_optin
 
     def _compile(self, source: str, defines: dict[str, Any]):
         options = ("--std=c++17", "-default-device") + tuple(f"-D{k}={v}" for k, v in defines.items())

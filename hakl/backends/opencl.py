@@ -63,6 +63,7 @@ __kernel void spin(__global int *sink, int n)
 
 class OpenCLBackend(Backend):
     name = "opencl"
+    copies_into_views = False  # _copy_into writes whole buffers
 
     def probe(self) -> str | None:
         try:
@@ -153,10 +154,21 @@ class OpenCLBackend(Backend):
         meta = np.array(list(array.shape) + [s // item for s in array.strides], np.int64)
         local = 64
         copy = self.kernel(_STRIDED_COPY, "strided_copy", {"E": _ELEMENT[item]})
-        copy(self.queue, (-(-out.size // local) * local,), (local,), array.base_data, out.data,
-             self.asarray(meta).data, np.int32(array.ndim), np.int64(array.offset // item),
-             np.int64(out.size))
+        src, start = self.at(array)
+        copy(self.queue, (-(-out.size // local) * local,), (local,), src, out.data,
+             self.asarray(meta).data, np.int32(array.ndim), start, np.int64(out.size))
         return out
+
+    def at(self, array, unit: int | None = None) -> tuple:
+        """(buffer, offset) of `array`, the offset in elements of `unit` bytes (default its
+        item size): a pyopencl array may start inside its buffer (a view), and `.data`
+        refuses one that does. For kernels that take an offset argument."""
+        return array.base_data, np.int64(array.offset // (unit or array.dtype.itemsize))
+
+    def from_start(self, array):
+        """`array`, copied when it starts inside its buffer: for kernels that index their
+        buffers from element 0 (`.data` of the result is valid)."""
+        return array if array.offset == 0 else array.copy()
 
     def synchronize(self) -> None:
         self.queue.finish()

@@ -26,7 +26,6 @@ SOURCE = Path(__file__).with_name("cast.cu")
 CODES = {name: i for i, name in enumerate(
     ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64"))}
 SIMPLE_BLOCK = 256
-MAX_GRID = (1 << 31) - 1
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,13 +33,14 @@ def _source() -> str:
     return SOURCE.read_text()
 
 
-def _sizes(problem: Problem) -> tuple[int, int]:
+def itemsizes(problem: Problem) -> tuple[int, int]:
+    """(source, destination) item sizes."""
     return problem.np_dtype.itemsize, np.dtype(problem.flag("to")).itemsize
 
 
 def pack(problem: Problem) -> int:
     """Elements per pack: 16 bytes of the wider side."""
-    return 16 // max(_sizes(problem))
+    return 16 // max(itemsizes(problem))
 
 
 def _unit(problem: Problem, config: dict) -> tuple[str, dict]:
@@ -51,21 +51,17 @@ def _kernel(module, name: str, problem: Problem):
     return module.get_function(f"{name}_{CODES[problem.flag('to')]}")
 
 
-def _sms() -> int:
-    backend = get_backend("cuda")
-    return backend.multiprocessors() if backend.available else 132
-
-
 def _simple(problem: Problem, config: dict):
     import cupy as cp
 
-    fn = _kernel(get_backend("cuda").compile(*_unit(problem, {})), "cast_simple", problem)
+    backend = get_backend("cuda")
+    fn = _kernel(backend.compile(*_unit(problem, {})), "cast_simple", problem)
     to = np.dtype(problem.flag("to"))
 
     def launch(x):
         y = cp.empty(x.shape, to)
         n = x.size
-        fn((min(max(-(-n // SIMPLE_BLOCK), 1), MAX_GRID),), (SIMPLE_BLOCK,), (x, y, np.int64(n)))
+        fn((backend.blocks(n, SIMPLE_BLOCK),), (SIMPLE_BLOCK,), (x, y, np.int64(n)))
         return y
 
     return launch
@@ -74,7 +70,8 @@ def _simple(problem: Problem, config: dict):
 def _vec(problem: Problem, config: dict):
     import cupy as cp
 
-    module = get_backend("cuda").compile(*_unit(problem, config))
+    backend = get_backend("cuda")
+    module = backend.compile(*_unit(problem, config))
     vec, simple = _kernel(module, "cast_vec", problem), _kernel(module, "cast_simple", problem)
     to = np.dtype(problem.flag("to"))
     block, per_block = config["BLOCK"], config["BLOCK"] * config["ITEMS"] * pack(problem)
@@ -83,10 +80,9 @@ def _vec(problem: Problem, config: dict):
         y = cp.empty(x.shape, to)
         n = x.size
         if x.data.ptr % 16:
-            simple((min(max(-(-n // SIMPLE_BLOCK), 1), MAX_GRID),), (SIMPLE_BLOCK,), (x, y, np.int64(n)))
+            simple((backend.blocks(n, SIMPLE_BLOCK),), (SIMPLE_BLOCK,), (x, y, np.int64(n)))
         else:
-            grid = max(1, min(-(-n // per_block), _sms() * (2048 // block)))
-            vec((grid,), (block,), (x, y, np.int64(n)))
+            vec((backend.one_wave(-(-n // per_block), block),), (block,), (x, y, np.int64(n)))
         return y
 
     return launch

@@ -19,12 +19,10 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from .cuda import CODES
+from .cuda import CODES, itemsizes, pack
 
 SOURCE = Path(__file__).with_name("cast.cl")
 SIMPLE_WG = 64
-
-_kernels: dict[tuple, object] = {}
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,16 +30,12 @@ def _source() -> str:
     return SOURCE.read_text()
 
 
-def _sizes(problem: Problem) -> tuple[int, int]:
-    return problem.np_dtype.itemsize, np.dtype(problem.flag("to")).itemsize
-
-
 def _default(problem: Problem) -> dict:
     """GPU: 16 bytes of the wider side per vector (as cast.cu). CPU (PoCL vectorises
     across work-items): 4 elements, which keeps even int64 vectors within AVX2's 256 bits."""
     if _cpu():
         return {"VEC": 4, "WG": 64, "PER_ITEM": 4}
-    return {"VEC": 16 // max(_sizes(problem)), "WG": 256, "PER_ITEM": 1}
+    return {"VEC": pack(problem), "WG": 256, "PER_ITEM": 1}
 
 
 def _cpu() -> bool:
@@ -52,15 +46,7 @@ def _cpu() -> bool:
 def _kernel(problem: Problem, name: str, vec: int):
     backend = get_backend("opencl")
     backend.require()
-    defines = {"SRC": CODES[problem.dtype], "VEC": vec}
-    key = (name, tuple(defines.items()))
-    if key not in _kernels:
-        _kernels[key] = backend.cl.Kernel(backend.compile(_source(), defines), name)
-    return _kernels[key]
-
-
-def _at(a):
-    return a.base_data, np.int64(a.offset // a.dtype.itemsize)
+    return backend.kernel(_source(), name, {"SRC": CODES[problem.dtype], "VEC": vec})
 
 
 def _simple(problem: Problem, config: dict):
@@ -71,7 +57,7 @@ def _simple(problem: Problem, config: dict):
     def launch(x):
         n = x.size
         y = backend.empty(x.shape, to)
-        kernel(backend.queue, (-(-n // SIMPLE_WG) * SIMPLE_WG,), (SIMPLE_WG,), *_at(x), y.data, np.int64(n), dst)
+        kernel(backend.queue, (-(-n // SIMPLE_WG) * SIMPLE_WG,), (SIMPLE_WG,), *backend.at(x), y.data, np.int64(n), dst)
         return y
 
     return launch
@@ -87,7 +73,7 @@ def _vec(problem: Problem, config: dict):
         n = x.size
         y = backend.empty(x.shape, to)
         items = max(-(-n // per_work_item), config["VEC"])  # at least the tail's work-items
-        kernel(backend.queue, (-(-items // wg) * wg,), (wg,), *_at(x), y.data, np.int64(n), dst)
+        kernel(backend.queue, (-(-items // wg) * wg,), (wg,), *backend.at(x), y.data, np.int64(n), dst)
         return y
 
     return launch
@@ -104,6 +90,6 @@ def variants() -> list[Variant]:
     return [
         Variant("vec", "opencl", _vec, space={"VEC": (2, 4, 8, 16), "WG": (64, 256), "PER_ITEM": (1, 4, 16)},
                 supports=_supports, default=_default, sources=(SOURCE,),
-                valid=lambda p, c: c["VEC"] * max(_sizes(p)) <= 128),
+                valid=lambda p, c: c["VEC"] * max(itemsizes(p)) <= 128),
         Variant("simple", "opencl", _simple, baseline=True, supports=_supports, sources=(SOURCE,)),
     ]

@@ -33,28 +33,7 @@ from numba.extending import intrinsic, overload
 
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
-
-# ---------------------------------------------------------------------------
-# NumPy baseline
-# ---------------------------------------------------------------------------
-
-
-def _numpy(problem: Problem, config: dict):
-    exclusive, reverse = problem.flag("exclusive"), problem.flag("reverse")
-    acc = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(x: np.ndarray) -> np.ndarray:
-        if reverse:
-            x = x[:, ::-1]
-        y = np.cumsum(x, axis=1, dtype=acc)
-        if exclusive:
-            y = np.concatenate([np.zeros_like(y[:, :1]), y[:, :-1]], axis=1)
-        if reverse:
-            y = y[:, ::-1]
-        return np.ascontiguousarray(y, dtype=problem.dtype)
-
-    return launch
-
+from . import baseline
 
 # ---------------------------------------------------------------------------
 # numba building blocks
@@ -268,7 +247,7 @@ def _numba_columns(problem: Problem, config: dict):
 
 def variants() -> list[Variant]:
     return [
-        Variant("numpy", "cpu", _numpy, baseline=True),
+        Variant("numpy", "cpu", baseline.scan("numpy"), baseline=True),
         Variant("rows", "cpu", _numba_rows, space={"seg": (16384, 65536, 262144)},
                 default=lambda p: {"seg": 65536}, supports=lambda p: p.shape[2] == 1),
         Variant("columns", "cpu", _numba_columns, space={"width": (64, 256, 1024, 4096)},

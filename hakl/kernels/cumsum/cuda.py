@@ -12,30 +12,13 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
+from . import baseline
 
 SOURCE = Path(__file__).with_name("cumsum.cu")
 KIND = {"float16": 0, "float32": 1, "float64": 2, "int32": 3, "int64": 4}
 # What cumsum.cu carries prefixes in, per dtype (see there).
 CARRY = {"float16": np.float32, "float32": np.float64, "float64": np.float64, "int32": np.uint32,
          "int64": np.uint64}
-
-
-def _cupy_baseline(problem: Problem, config: dict):
-    exclusive, reverse = problem.flag("exclusive"), problem.flag("reverse")
-    acc = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(x):
-        cp = get_backend("cuda").cp
-        if reverse:
-            x = x[:, ::-1]
-        y = cp.cumsum(x, axis=1, dtype=acc)
-        if exclusive:
-            y = cp.concatenate([cp.zeros_like(y[:, :1]), y[:, :-1]], axis=1)
-        if reverse:
-            y = y[:, ::-1]
-        return cp.ascontiguousarray(y.astype(problem.dtype, copy=False))
-
-    return launch
 
 
 def vec_width(dtype: str) -> int:
@@ -132,7 +115,7 @@ def variants() -> list[Variant]:
     # Declared in the order the heuristic should prefer them where several apply. The
     # defaults were the best (or within a few % of it) of what the tuner tried on an H100.
     return [
-        Variant("cupy", "cuda", _cupy_baseline, baseline=True),
+        Variant("cupy", "cuda", baseline.scan("cupy"), baseline=True),
         Variant("lookback", "cuda", _build("scan_lookback"),
                 space={"block": (128, 256, 512), "items": (4, 8, 16)}, default=lambda p: {"block": 128, "items": 8},
                 supports=lambda p: p.shape[0] == 1 and p.shape[2] == 1, compile_unit=_unit("scan_lookback"), **common),

@@ -43,20 +43,12 @@ def _args(exclusive: bool, reverse: bool) -> tuple:
     return np.int32(exclusive), np.int32(reverse)
 
 
-def _data(a):
-    """The buffer of a contiguous array; kernels index from its start, so a view with an
-    offset is copied first."""
-    return a.data if a.offset == 0 else a.copy().data
-
-
 def _build(strategy: str):
     def build(problem: Problem, config: dict):
         backend = get_backend("opencl")
         backend.require()
-        cl = backend.cl
         config = {**config, "fp64": backend.has_fp64()}
         source, defines = compile_unit(problem, config)
-        program = backend.compile(source, defines)
         exclusive, reverse = _args(problem.flag("exclusive"), problem.flag("reverse"))
         wg = config.get("wg", 64)
         carry = carry_dtype(problem.dtype, config["fp64"])
@@ -71,20 +63,21 @@ def _build(strategy: str):
             return nested[key](sums)
 
         if strategy == "serial":
-            kernel = cl.Kernel(program, "scan_serial")
+            kernel = backend.kernel(source, "scan_serial", defines)
 
             def launch(x):
                 outer, n, inner = x.shape
                 y = backend.empty(x.shape, x.dtype)
                 if y.size:
+                    x = backend.from_start(x)  # the kernels index x from its buffer's start
                     size = -(-outer * inner // wg) * wg
-                    kernel(backend.queue, (size,), (wg,), _data(x), y.data, np.int64(outer), np.int64(n),
+                    kernel(backend.queue, (size,), (wg,), x.data, y.data, np.int64(outer), np.int64(n),
                            np.int64(inner), exclusive, reverse)
                 return y
             return launch
 
         if strategy == "rows":
-            sums_k, scan_k = cl.Kernel(program, "row_sums"), cl.Kernel(program, "row_scan")
+            sums_k, scan_k = (backend.kernel(source, name, defines) for name in ("row_sums", "row_scan"))
             seg = wg * config["items"]
 
             def launch(x):
@@ -92,20 +85,21 @@ def _build(strategy: str):
                 y = backend.empty(x.shape, x.dtype)
                 if y.size == 0:
                     return y
+                x = backend.from_start(x)
                 nseg = -(-n // seg)
                 groups = (outer * nseg * wg,)
                 offsets, has = y, np.int32(0)  # any buffer when there are no offsets
                 if nseg > 1:
                     sums = backend.empty((outer, nseg, 1), carry)
-                    sums_k(backend.queue, groups, (wg,), _data(x), sums.data, np.int64(n), np.int64(nseg),
+                    sums_k(backend.queue, groups, (wg,), x.data, sums.data, np.int64(n), np.int64(nseg),
                            reverse)
                     offsets, has = scan_sums(sums), np.int32(1)
-                scan_k(backend.queue, groups, (wg,), _data(x), y.data, offsets.data, has, np.int64(n),
+                scan_k(backend.queue, groups, (wg,), x.data, y.data, offsets.data, has, np.int64(n),
                        np.int64(nseg), exclusive, reverse)
                 return y
             return launch
 
-        sums_k, scan_k = cl.Kernel(program, "col_sums"), cl.Kernel(program, "col_scan")
+        sums_k, scan_k = (backend.kernel(source, name, defines) for name in ("col_sums", "col_scan"))
         # Enough work-items to fill the device: chunk the axis when columns alone are too few.
         target = 8 * backend.device.max_compute_units * wg
         least, cols = config["ch"], config.get("cols", 1)
@@ -115,6 +109,7 @@ def _build(strategy: str):
             y = backend.empty(x.shape, x.dtype)
             if y.size == 0:
                 return y
+            x = backend.from_start(x)
             blocks = -(-inner // cols)
             nchunks = max(1, min(-(-n // least), -(-target // (outer * blocks))))
             ch = -(-n // nchunks)
@@ -123,10 +118,10 @@ def _build(strategy: str):
             offsets, has = y, np.int32(0)
             if nchunks > 1:
                 sums = backend.empty((outer, nchunks, inner), carry)
-                sums_k(backend.queue, size, (wg,), _data(x), sums.data, np.int64(outer), np.int64(n),
+                sums_k(backend.queue, size, (wg,), x.data, sums.data, np.int64(outer), np.int64(n),
                        np.int64(inner), np.int64(nchunks), np.int64(ch), reverse)
                 offsets, has = scan_sums(sums), np.int32(1)
-            scan_k(backend.queue, size, (wg,), _data(x), y.data, offsets.data, has, np.int64(outer),
+            scan_k(backend.queue, size, (wg,), x.data, y.data, offsets.data, has, np.int64(outer),
                    np.int64(n), np.int64(inner), np.int64(nchunks), np.int64(ch), exclusive, reverse)
             return y
         return launch

@@ -28,7 +28,6 @@ HERE = Path(__file__).parent
 SOURCES = (HERE / "philox.cuh", HERE / "dropout.cu")
 DTYPE_CODE = {"float16": 0, "float32": 1, "float64": 2}
 SIMPLE_BLOCK = 256
-MAX_GRID = (1 << 31) - 1
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,16 +43,14 @@ def _module(problem: Problem, config: dict):
     return get_backend("cuda").compile(*_unit(problem, config))
 
 
-def _sms() -> int:
-    backend = get_backend("cuda")
-    return backend.multiprocessors() if backend.available else 132
-
-
-def _acc(problem: Problem):
+def acc_dtype(problem: Problem):
+    """The type of the kernels' scale argument (what they compute in): dropout.cu and
+    dropout.cl take the same."""
     return np.float64 if problem.dtype == "float64" else np.float32
 
 
-def _key_args(p: float, seed: int, offset: int) -> tuple:
+def key_args(p: float, seed: int, offset: int) -> tuple:
+    """The Philox key, counter offset and keep threshold as philox.cuh's kernel arguments."""
     k0, k1, o0, o1 = philox.split_key(seed, offset)
     return np.uint32(k0), np.uint32(k1), np.uint32(o0), np.uint32(o1), np.uint64(philox.threshold(p))
 
@@ -66,7 +63,7 @@ def _meta(cp, problem: Problem, x):
 
 
 def _simple_grid(n: int) -> tuple[int]:
-    return (min(max(-(-n // SIMPLE_BLOCK), 1), MAX_GRID),)
+    return (get_backend("cuda").blocks(n, SIMPLE_BLOCK),)
 
 
 # ---- forward -----------------------------------------------------------------
@@ -76,13 +73,13 @@ def _simple_forward(problem: Problem, config: dict):
     import cupy as cp
 
     fn = _module(problem, {}).get_function("dropout_simple")
-    acc, store = _acc(problem), problem.flag("mask")
+    acc, store = acc_dtype(problem), problem.flag("mask")
 
     def launch(x, p: float, seed: int, offset: int, scale: float):
         out = cp.empty_like(x)
         meta, ndim = _meta(cp, problem, x)
         mask = cp.empty(mask_elements(x.shape, problem.flag("slices")) if store else 0, cp.uint8)
-        fn(_simple_grid(x.size), (SIMPLE_BLOCK,), (x, out, mask, np.int64(x.size), *_key_args(p, seed, offset),
+        fn(_simple_grid(x.size), (SIMPLE_BLOCK,), (x, out, mask, np.int64(x.size), *key_args(p, seed, offset),
                                                   acc(scale), np.int32(store), meta, ndim))
         return (out, mask) if store else out
 
@@ -92,7 +89,7 @@ def _simple_forward(problem: Problem, config: dict):
 def _vec_grid(problem: Problem, n: int, config: dict) -> tuple[int]:
     packs = n // (8 if problem.dtype == "float16" else 4)
     block, items = config["BLOCK"], config["ITEMS"]
-    return (max(1, min(-(-packs // (block * items)), _sms() * (2048 // block))),)
+    return (get_backend("cuda").one_wave(-(-packs // (block * items)), block),)
 
 
 def _vec_forward(problem: Problem, config: dict):
@@ -100,14 +97,14 @@ def _vec_forward(problem: Problem, config: dict):
 
     module = _module(problem, config)
     vec, simple = module.get_function("dropout_vec"), module.get_function("dropout_simple")
-    acc, store = _acc(problem), problem.flag("mask")
+    acc, store = acc_dtype(problem), problem.flag("mask")
     no_meta = cp.empty(0, cp.int64)
 
     def launch(x, p: float, seed: int, offset: int, scale: float):
         n = x.size
         out = cp.empty_like(x)
         mask = cp.empty(n if store else 0, cp.uint8)
-        args = (x, out, mask, np.int64(n), *_key_args(p, seed, offset), acc(scale), np.int32(store))
+        args = (x, out, mask, np.int64(n), *key_args(p, seed, offset), acc(scale), np.int32(store))
         if x.data.ptr % 16:
             simple(_simple_grid(n), (SIMPLE_BLOCK,), args + (no_meta, np.int32(0)))
         else:
@@ -124,7 +121,7 @@ def _simple_backward(problem: Problem, config: dict):
     import cupy as cp
 
     fn = _module(problem, {}).get_function("apply_mask_simple")
-    acc = _acc(problem)
+    acc = acc_dtype(problem)
 
     def launch(dy, mask, scale: float):
         dx = cp.empty_like(dy)
@@ -140,7 +137,7 @@ def _vec_backward(problem: Problem, config: dict):
 
     module = _module(problem, config)
     vec, simple = module.get_function("apply_mask_vec"), module.get_function("apply_mask_simple")
-    acc = _acc(problem)
+    acc = acc_dtype(problem)
     no_meta = cp.empty(0, cp.int64)
     mask_align = 8 if problem.dtype == "float16" else 4
 

@@ -19,15 +19,13 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from . import philox
+from .cuda import acc_dtype, key_args
 from .reference import mask_elements, slice_meta
 
 HERE = Path(__file__).parent
 SOURCES = (HERE / "philox.cuh", HERE / "dropout.cl")
 BITS = {"float16": 16, "float32": 32, "float64": 64}
 SIMPLE_WG = 64
-
-_kernels: dict[tuple, object] = {}
 
 
 @functools.lru_cache(maxsize=None)
@@ -38,25 +36,7 @@ def _source() -> str:
 def _kernel(problem: Problem, name: str):
     backend = get_backend("opencl")
     backend.require()
-    key = (problem.dtype, name)
-    if key not in _kernels:
-        program = backend.compile(_source(), {"DTYPE": BITS[problem.dtype]})
-        _kernels[key] = backend.cl.Kernel(program, name)
-    return _kernels[key]
-
-
-def _acc(problem: Problem):
-    return np.float64 if problem.dtype == "float64" else np.float32
-
-
-def _at(a):
-    """(buffer, element offset): pyopencl arrays may start inside their buffer."""
-    return a.base_data, np.int64(a.offset // a.dtype.itemsize)
-
-
-def _key_args(p: float, seed: int, offset: int) -> tuple:
-    k0, k1, o0, o1 = philox.split_key(seed, offset)
-    return np.uint32(k0), np.uint32(k1), np.uint32(o0), np.uint32(o1), np.uint64(philox.threshold(p))
+    return backend.kernel(_source(), name, {"DTYPE": BITS[problem.dtype]})
 
 
 def _meta(backend, problem: Problem, x):
@@ -72,15 +52,15 @@ def _round_up(n: int, m: int) -> int:
 
 def _simple_forward(problem: Problem, config: dict):
     kernel = _kernel(problem, "dropout_simple")
-    acc, store, backend = _acc(problem), problem.flag("mask"), get_backend("opencl")
+    acc, store, backend = acc_dtype(problem), problem.flag("mask"), get_backend("opencl")
 
     def launch(x, p: float, seed: int, offset: int, scale: float):
         n = x.size
         out = backend.empty(x.shape, x.dtype)
         mask = backend.empty((mask_elements(x.shape, problem.flag("slices")),), np.uint8) if store else None
         meta, ndim = _meta(backend, problem, x)
-        kernel(backend.queue, (_round_up(n, SIMPLE_WG),), (SIMPLE_WG,), *_at(x), out.data,
-               None if mask is None else mask.data, np.int64(n), *_key_args(p, seed, offset), acc(scale),
+        kernel(backend.queue, (_round_up(n, SIMPLE_WG),), (SIMPLE_WG,), *backend.at(x), out.data,
+               None if mask is None else mask.data, np.int64(n), *key_args(p, seed, offset), acc(scale),
                np.int32(store), meta, ndim)
         return (out, mask) if store else out
 
@@ -93,14 +73,14 @@ def _vec_global(n: int, config: dict) -> int:
 
 def _vec_forward(problem: Problem, config: dict):
     kernel = _kernel(problem, "dropout_vec")
-    acc, store, backend = _acc(problem), problem.flag("mask"), get_backend("opencl")
+    acc, store, backend = acc_dtype(problem), problem.flag("mask"), get_backend("opencl")
 
     def launch(x, p: float, seed: int, offset: int, scale: float):
         n = x.size
         out = backend.empty(x.shape, x.dtype)
         mask = backend.empty((n,), np.uint8) if store else None
-        kernel(backend.queue, (_vec_global(n, config),), (config["WG"],), *_at(x), out.data,
-               None if mask is None else mask.data, np.int64(n), *_key_args(p, seed, offset), acc(scale),
+        kernel(backend.queue, (_vec_global(n, config),), (config["WG"],), *backend.at(x), out.data,
+               None if mask is None else mask.data, np.int64(n), *key_args(p, seed, offset), acc(scale),
                np.int32(store))
         return (out, mask) if store else out
 
@@ -109,13 +89,13 @@ def _vec_forward(problem: Problem, config: dict):
 
 def _simple_backward(problem: Problem, config: dict):
     kernel = _kernel(problem, "apply_mask_simple")
-    acc, backend = _acc(problem), get_backend("opencl")
+    acc, backend = acc_dtype(problem), get_backend("opencl")
 
     def launch(dy, mask, scale: float):
         n = dy.size
         dx = backend.empty(dy.shape, dy.dtype)
         meta, ndim = _meta(backend, problem, dy)
-        kernel(backend.queue, (_round_up(n, SIMPLE_WG),), (SIMPLE_WG,), *_at(dy), *_at(mask), dx.data,
+        kernel(backend.queue, (_round_up(n, SIMPLE_WG),), (SIMPLE_WG,), *backend.at(dy), *backend.at(mask), dx.data,
                np.int64(n), acc(scale), meta, ndim)
         return dx
 
@@ -124,12 +104,12 @@ def _simple_backward(problem: Problem, config: dict):
 
 def _vec_backward(problem: Problem, config: dict):
     kernel = _kernel(problem, "apply_mask_vec")
-    acc, backend = _acc(problem), get_backend("opencl")
+    acc, backend = acc_dtype(problem), get_backend("opencl")
 
     def launch(dy, mask, scale: float):
         n = dy.size
         dx = backend.empty(dy.shape, dy.dtype)
-        kernel(backend.queue, (_vec_global(n, config),), (config["WG"],), *_at(dy), *_at(mask), dx.data,
+        kernel(backend.queue, (_vec_global(n, config),), (config["WG"],), *backend.at(dy), *backend.at(mask), dx.data,
                np.int64(n), acc(scale))
         return dx
 

@@ -29,42 +29,7 @@ from numba.core.extending import intrinsic, overload
 from ...backends import onednn
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
-
-# ---------------------------------------------------------------------------
-# NumPy baseline
-# ---------------------------------------------------------------------------
-
-
-def _numpy_forward(problem: Problem, config: dict):
-    log = problem.flag("log")
-    compute = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(x: np.ndarray) -> np.ndarray:
-        x = x.astype(compute, copy=False)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            shifted = x - x.max(axis=1, keepdims=True)
-            e = np.exp(shifted)
-            s = e.sum(axis=1, keepdims=True)
-            y = shifted - np.log(s) if log else e / s
-        return y.astype(problem.dtype, copy=False)
-
-    return launch
-
-
-def _numpy_backward(problem: Problem, config: dict):
-    log = problem.flag("log")
-    compute = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        y, dy = y.astype(compute, copy=False), dy.astype(compute, copy=False)
-        if log:
-            dx = dy - np.exp(y) * dy.sum(axis=1, keepdims=True)
-        else:
-            dx = y * (dy - (dy * y).sum(axis=1, keepdims=True))
-        return dx.astype(problem.dtype, copy=False)
-
-    return launch
-
+from . import baseline
 
 # ---------------------------------------------------------------------------
 # numba building blocks
@@ -533,7 +498,7 @@ _ONEDNN_SOURCES = (__file__, onednn.__file__)
 
 def forward_variants() -> list[Variant]:
     return [
-        Variant("numpy", "cpu", _numpy_forward, baseline=True),
+        Variant("numpy", "cpu", baseline.forward("numpy"), baseline=True),
         Variant("numba_rows", "cpu", _numba_forward_rows, space={"chunk": _CHUNKS, "fused": (False, True)},
                 supports=_rows_supported, default=_rows_default, sources=(__file__,)),
         Variant("numba_cols", "cpu", _numba_forward_cols, space={"cols": _COLS},
@@ -544,7 +509,7 @@ def forward_variants() -> list[Variant]:
 
 def backward_variants() -> list[Variant]:
     return [
-        Variant("numpy", "cpu", _numpy_backward, baseline=True),
+        Variant("numpy", "cpu", baseline.backward("numpy"), baseline=True),
         Variant("numba_rows", "cpu", _numba_backward_rows, space={"chunk": _CHUNKS},
                 supports=_rows_supported, default=lambda p: {"chunk": 1 << 15}, sources=(__file__,)),
         Variant("numba_cols", "cpu", _numba_backward_cols, space={"cols": _COLS},

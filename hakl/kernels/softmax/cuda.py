@@ -26,12 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from ...backends import get as get_backend
+from ...backends.cuda import CUDABackend
 from ...op import Problem, Variant
+from . import baseline
 
 HERE = Path(__file__).parent
 COMMON = HERE / "softmax.cu"
 DTYPE_CODE = {"float16": 0, "float32": 1, "float64": 2}
-MAX_GRID = (1 << 31) - 1024
+# The device's limit rounded down to a multiple of 1024, so of every cluster size: the
+# launcher's clamp then leaves a clustered grid a whole number of clusters.
+MAX_GRID = CUDABackend.MAX_GRID // 1024 * 1024
 ROW_MAX = 1024  # warp_row's longest row; longer rows go to block_row / online_row
 SHARED_PER_SM = 228 << 10  # H100; only sizes online_row's occupancy cap
 
@@ -60,21 +64,10 @@ def _values_max(problem: Problem) -> int:
     return 32 // (2 if _backward(problem) else 1) // (2 if problem.dtype == "float64" else 1)
 
 
-def _sms() -> int:
-    backend = get_backend("cuda")
-    return backend.multiprocessors() if backend.available else 132
-
-
 def _cluster_to_fill(units: int) -> int:
     """Blocks per cluster so that `units` independent pieces of work fill the SMs twice."""
-    return 1 if units >= 2 * _sms() else min(8, _pow2(-(-2 * _sms() // units)))
-
-
-@functools.lru_cache(maxsize=None)
-def _shared_optin() -> int:
-    """Shared memory one block may have when it opts in (227 KB on an H100)."""
-    cp = get_backend("cuda").cp
-    return int(cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id).get("sharedMemPerBlockOptin", 48 << 10))
+    sms = get_backend("cuda").multiprocessors()
+    return 1 if units >= 2 * sms else min(8, _pow2(-(-2 * sms // units)))
 
 
 def _defines(problem: Problem, **tunables) -> dict:
@@ -98,7 +91,7 @@ def _launcher(problem: Problem, fn, block: int, grid_of, cols_tx: int = 0, share
         # Above 48 KB (static + dynamic) needs an opt-in. The cap belongs to the function,
         # which every configuration of the module shares: set it to the device's limit,
         # the same value each time, so that no build lowers it below another's need.
-        fn.max_dynamic_shared_size_bytes = _shared_optin() - fn.shared_size_bytes
+        fn.max_dynamic_shared_size_bytes = get_backend("cuda").shared_optin() - fn.shared_size_bytes
     kernel = fn.kernel  # cupy.cuda.Function: skips RawKernel's per-call device lookup
     width, blocks = _vec(problem), (block,)
     flags = {vec: (np.int32(bool(problem.flag("log"))), np.int32(vec)) for vec in (False, True)}
@@ -220,7 +213,7 @@ def _online_working_set(problem: Problem, cluster: int, occupancy: int) -> int:
     """Bytes of the row chunks that the resident blocks read in pass 1 and again in pass 2."""
     rows, n, _ = problem.shape
     row_bytes = n * problem.np_dtype.itemsize * (2 if _backward(problem) else 1)
-    return min(rows * cluster, _sms() * occupancy) * -(-row_bytes // cluster)
+    return min(rows * cluster, get_backend("cuda").multiprocessors() * occupancy) * -(-row_bytes // cluster)
 
 
 def _online_valid(problem: Problem, config: dict) -> bool:
@@ -308,44 +301,7 @@ def _cols_build(problem: Problem, config: dict):
                      cols_tx=config["TX"], shared=_cols_shared(problem, config))
 
 
-# ---- cupy baseline ---------------------------------------------------------------
-
-
-def _cupy_forward(problem: Problem, config: dict):
-    import cupy as cp
-
-    log = problem.flag("log")
-    compute = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(x):
-        x = x.astype(compute, copy=False)
-        shifted = x - x.max(axis=1, keepdims=True)
-        e = cp.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        y = shifted - cp.log(s) if log else e / s
-        return y.astype(problem.dtype, copy=False)
-
-    return launch
-
-
-def _cupy_backward(problem: Problem, config: dict):
-    import cupy as cp
-
-    log = problem.flag("log")
-    compute = np.float32 if problem.dtype == "float16" else problem.np_dtype
-
-    def launch(y, dy):
-        y, dy = y.astype(compute, copy=False), dy.astype(compute, copy=False)
-        if log:
-            dx = dy - cp.exp(y) * dy.sum(axis=1, keepdims=True)
-        else:
-            dx = y * (dy - (dy * y).sum(axis=1, keepdims=True))
-        return dx.astype(problem.dtype, copy=False)
-
-    return launch
-
-
-def _variants(baseline) -> list[Variant]:
+def _variants(cupy_baseline) -> list[Variant]:
     def sources(file: str) -> tuple[Path, ...]:
         return (COMMON, HERE / file)
 
@@ -365,13 +321,13 @@ def _variants(baseline) -> list[Variant]:
                                                      "CLUSTER": (1, 2, 4, 8)},
                 supports=lambda p: p.dtype in DTYPE_CODE and p.shape[2] > 1, default=_cols_default,
                 valid=_cols_valid, sources=sources("cols.cu"), compile_unit=_cols_unit),
-        Variant("cupy", "cuda", baseline, baseline=True),
+        Variant("cupy", "cuda", cupy_baseline, baseline=True),
     ]
 
 
 def forward_variants() -> list[Variant]:
-    return _variants(_cupy_forward)
+    return _variants(baseline.forward("cupy"))
 
 
 def backward_variants() -> list[Variant]:
-    return _variants(_cupy_backward)
+    return _variants(baseline.backward("cupy"))

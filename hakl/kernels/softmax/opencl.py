@@ -56,11 +56,6 @@ def _kernel(problem: Problem, defines: dict, name: str):
     return _backend().kernel(source, name, defines)
 
 
-def _plain(a):
-    """`a` with no offset into its buffer (kernels take whole buffers)."""
-    return a if a.offset == 0 else a.copy()
-
-
 def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
@@ -116,7 +111,7 @@ def _naive(problem: Problem, config: dict, grad: bool):
     backend = _backend()
 
     def launch(*inputs):
-        inputs = [_plain(a) for a in inputs]
+        inputs = [backend.from_start(a) for a in inputs]
         outer, n, inner = inputs[0].shape
         out = backend.empty(inputs[0].shape, inputs[0].dtype)
         cols = outer * inner
@@ -190,7 +185,7 @@ def _wg_row(problem: Problem, config: dict, grad: bool):
     backend = _backend()
 
     def launch(*inputs):
-        inputs = [_plain(a) for a in inputs]
+        inputs = [backend.from_start(a) for a in inputs]
         rows, n, _ = inputs[0].shape
         if capacity and n > capacity:
             raise ValueError(f"softmax wg_row: rows of {n} exceed the {capacity} this build keeps in memory")
@@ -256,7 +251,7 @@ def _cols(problem: Problem, config: dict, grad: bool):
     backend = _backend()
 
     def launch(*inputs):
-        inputs = [_plain(a) for a in inputs]
+        inputs = [backend.from_start(a) for a in inputs]
         outer, n, inner = inputs[0].shape
         vec = config["VEC"]
         while inner % vec:  # vectors must stay aligned: the widest that divides inner

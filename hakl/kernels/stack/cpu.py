@@ -32,18 +32,7 @@ from numba.extending import intrinsic
 from ...backends import onednn
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
-
-
-def _numpy_stack(problem: Problem, config: dict):
-    def launch(*xs: np.ndarray) -> np.ndarray:
-        return np.stack(xs, axis=1)
-    return launch
-
-
-def _numpy_unstack(problem: Problem, config: dict):
-    def launch(x: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.ascontiguousarray(x[:, j, :]) for j in range(x.shape[1]))
-    return launch
+from . import baseline
 
 
 @intrinsic
@@ -190,12 +179,12 @@ def _default(problem: Problem) -> dict:
 
 
 def stack_variants() -> list[Variant]:
-    return [Variant("numpy", "cpu", _numpy_stack, baseline=True),
+    return [Variant("numpy", "cpu", baseline.stack("numpy"), baseline=True),
             Variant("numba", "cpu", _numba_stack, space=_SPACE, default=_default),
             Variant("onednn", "cpu", _onednn_stack, supports=_onednn_supported,
                     sources=(__file__, onednn.__file__))]
 
 
 def unstack_variants() -> list[Variant]:
-    return [Variant("numpy", "cpu", _numpy_unstack, baseline=True),
+    return [Variant("numpy", "cpu", baseline.unstack("numpy"), baseline=True),
             Variant("numba", "cpu", _numba_unstack, space=_SPACE, default=_default)]

@@ -16,31 +16,35 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
+from . import baseline
 
 SOURCE = Path(__file__).with_name("stack.cu")
 _WORD = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
 
 
-def _cp():
-    return get_backend("cuda").cp
-
-
-def _cupy_stack(problem: Problem, config: dict):
-    def launch(*xs):
-        return _cp().stack(xs, axis=1)
-    return launch
-
-
-def _cupy_unstack(problem: Problem, config: dict):
-    def launch(x):
-        cp = _cp()
-        return tuple(cp.ascontiguousarray(x[:, j, :]) for j in range(x.shape[1]))
-    return launch
-
-
 def word_size(dtype) -> int:
+    """Bytes of the unsigned words the kernels move elements as (stack.cu and stack.cl)."""
     size = np.dtype(dtype).itemsize
     return next(w for w in (8, 4, 2, 1) if size % w == 0)
+
+
+def launcher(direction: str, empty, run):
+    """The stack (direction "stack") or unstack launcher around `run(parts, big)`, which
+    moves between the k (outer, inner) parts and big (outer, k, inner); `empty(shape,
+    dtype)` allocates on the device (the OpenCL launchers share this)."""
+    if direction == "stack":
+        def launch(*xs):
+            outer, inner = xs[0].shape
+            out = empty((outer, len(xs), inner), xs[0].dtype)
+            run(xs, out)
+            return out
+    else:
+        def launch(x):
+            outer, k, inner = x.shape
+            parts = tuple(empty((outer, inner), x.dtype) for _ in range(k))
+            run(parts, x)
+            return parts
+    return launch
 
 
 def magic(d: int) -> tuple[int, int]:
@@ -60,7 +64,7 @@ class _Addresses:
         key = tuple(a.data.ptr for a in arrays)
         hit = self.table.get(key)
         if hit is None:
-            hit = _cp().asarray(np.array(key, np.uint64))
+            hit = get_backend("cuda").cp.asarray(np.array(key, np.uint64))
             self.table[key] = hit
             if len(self.table) > self.size:
                 self.table.popitem(last=False)
@@ -135,19 +139,7 @@ def _build(direction: str, strategy: str):
                 kernel((outer * k * pieces,), (block,), (ptrs, big, np.uint64(inner_w), np.uint32(k),
                                                          np.uint32(pieces)))
 
-        if direction == "stack":
-            def launch(*xs):
-                outer, inner = xs[0].shape
-                out = backend.cp.empty((outer, len(xs), inner), xs[0].dtype)
-                run(xs, out)
-                return out
-        else:
-            def launch(x):
-                outer, k, inner = x.shape
-                parts = tuple(backend.cp.empty((outer, inner), x.dtype) for _ in range(k))
-                run(parts, x)
-                return parts
-        return launch
+        return launcher(direction, backend.cp.empty, run)
 
     return build
 
@@ -181,7 +173,7 @@ _TILES_SPACE = {"block": (128, 256, 512), "tile": (2048, 4096), "pb": (8, 16, 32
 
 
 def _variants(direction: str) -> list[Variant]:
-    base = _cupy_stack if direction == "stack" else _cupy_unstack
+    base = baseline.stack("cupy") if direction == "stack" else baseline.unstack("cupy")
     out = [Variant("cupy", "cuda", base, baseline=True)]
     # In the order the heuristic prefers them: tiles for short segments, segments for
     # long ones, interleave for what neither takes.

@@ -11,15 +11,11 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
+from .cuda import launcher, word_size
 
 SOURCE = Path(__file__).with_name("stack.cl")
 _WORD = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
 PARTS = 16  # buffer arguments per launch, fixed in stack.cl
-
-
-def word_size(dtype) -> int:
-    size = np.dtype(dtype).itemsize
-    return next(w for w in (8, 4, 2, 1) if size % w == 0)
 
 
 def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
@@ -35,8 +31,7 @@ def _build(direction: str, kernel_name: str):
         backend = get_backend("opencl")
         backend.require()
         source, defines = compile_unit(problem, config)
-        program = backend.compile(source, defines)
-        kernel = backend.cl.Kernel(program, kernel_name)
+        kernel = backend.kernel(source, kernel_name, defines)
         word = word_size(problem.dtype)
         wg, items = config.get("wg", 64), config.get("items", 1)
         to_big = np.int32(direction == "stack")
@@ -46,8 +41,8 @@ def _build(direction: str, kernel_name: str):
             inner_w = inner * big.dtype.itemsize // word
             if outer * k * inner_w == 0:
                 return
-            big_args = (big.base_data, np.int64(big.offset // word))
-            buffers = [(p.base_data, np.int64(p.offset // word)) for p in parts]
+            big_args = backend.at(big, word)
+            buffers = [backend.at(p, word) for p in parts]
             if kernel_name == "move_one":
                 size = -(-outer * inner_w // wg) * wg
                 for j, (data, off) in enumerate(buffers):
@@ -70,19 +65,7 @@ def _build(direction: str, kernel_name: str):
                     work = -(-outer * nj * inner_w // items)
                     kernel(backend.queue, (-(-work // wg) * wg,), (wg,), *head, *part_args)
 
-        if direction == "stack":
-            def launch(*xs):
-                outer, inner = xs[0].shape
-                out = backend.empty((outer, len(xs), inner), xs[0].dtype)
-                run(xs, out)
-                return out
-        else:
-            def launch(x):
-                outer, k, inner = x.shape
-                parts = tuple(backend.empty((outer, inner), x.dtype) for _ in range(k))
-                run(parts, x)
-                return parts
-        return launch
+        return launcher(direction, backend.empty, run)
 
     return build
 
