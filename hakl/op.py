@@ -140,12 +140,18 @@ class Variant:
         return hit[1]
 
     def source_hash(self) -> str:
-        """Hash of the code that builds the variant — the module that defines `build` (its
-        numba kernels, the Python that maps a config to launch geometry) and every declared
-        kernel source — whatever the variant declares: a tuned entry is stale when it changes."""
+        """Hash of the code that builds the variant, whatever the variant declares: the
+        module that defines `build` (its numba kernels, the Python that maps a config to
+        launch geometry) — for a family of hakl's, every module and kernel source in the
+        family's folder, since its backends share pieces — and every declared source.
+        A tuned entry or verdict is stale when it changes."""
         if not hasattr(self, "_hash"):
-            files = sorted({Path(inspect.getfile(self.build)).resolve(), *(Path(p).resolve() for p in self.sources)})
-            self._hash = source_hash(self.name, *(f.read_bytes() for f in files))
+            module = Path(inspect.getfile(self.build)).resolve()
+            family = module.parent
+            files = {module, *(Path(p).resolve() for p in self.sources)}
+            if family.parent == Path(__file__).resolve().parent / "kernels":
+                files.update(f for f in family.iterdir() if f.suffix in (".py", ".cu", ".cuh", ".cl"))
+            self._hash = source_hash(self.name, *(f.read_bytes() for f in sorted(files)))
         return self._hash
 
 
