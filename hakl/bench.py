@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,13 @@ from .tuning import dispatch, timing
 # A peer maps host inputs (after the op's sample) to a zero-argument callable
 # that runs the peer's implementation on the device.
 PeerFactory = Callable[[tuple[np.ndarray, ...]], Callable[[], Any]]
+
+
+def fill(shape: tuple[int, ...], elements: int, parts: int = 1) -> tuple[int, ...]:
+    """`shape` with its -1 extent sized so that `parts` arrays of it hold about `elements`:
+    how a declared benchmark shape such as Paddle's [N, 36864] fills a device's budget."""
+    known = math.prod(d for d in shape if d != -1)
+    return tuple(max(elements // parts // known, 1) if d == -1 else d for d in shape)
 
 
 @dataclass

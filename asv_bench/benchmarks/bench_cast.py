@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from hakl.kernels.cast.bench import PADDLE
+
 from .common import Family, case, cycling, import_peer, only_on, torch_sets
 
 PAIRS = ("float32->float16", "float16->float32", "int32->float32", "bool->float32")
 CASES = (
-    case(-1, 1785, dtypes=["bool->float32"]),
-    case(30522, 1024, dtypes=["float16->float32"]),
-    case(-1, 1, 513, 513, dtypes=["int32->float32"]),
+    *(case(*shape, dtypes=[f"{src}->{to}"]) for shape, src, to in PADDLE),
     case(-1),
 )
 

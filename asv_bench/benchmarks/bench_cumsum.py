@@ -1,15 +1,16 @@
-"""cumsum: PaddlePaddle's configs [1700971, 1] and [1700971, 100] (the second on GPUs
-only: 170M elements), a 1-D scan and rows/columns filling the element budget."""
+"""cumsum: PaddlePaddle's configs [1700971, 1] and [1700971, 100] along both axes, as the
+family declares them ([1700971, 100] on GPUs only: 170M elements), a 1-D scan and
+rows/columns filling the element budget."""
 from __future__ import annotations
 
 import numpy as np
 
+from hakl.kernels.cumsum.bench import PADDLE
+
 from .common import Family, case, cycling, import_peer, only_on, torch_sets
 
 CASES = (
-    case(1700971, 1, axis=0),
-    case(1700971, 100, axis=-1, gpu_only=True),
-    case(1700971, 100, axis=0, gpu_only=True),
+    *(case(*shape, axis=axis, gpu_only=shape[1] > 1) for shape, axis in PADDLE),
     case(-1, axis=0),
     case(-1, 1024, axis=-1),
     case(1024, -1, axis=0),

@@ -2,9 +2,11 @@
 [N, 35, 1500] p=0.65, N filling the element budget, and a 1-D bandwidth case."""
 from __future__ import annotations
 
+from hakl.kernels.dropout.bench import PADDLE
+
 from .common import Family, case, cycling, torch_sets
 
-CASES = (case(-1, 36864, p=0.5), case(-1, 35, 1500, p=0.65), case(-1, p=0.5))
+CASES = (*(case(*shape, p=p) for shape, p in PADDLE), case(-1, p=0.5))
 
 
 def _call(dropout, x, p):

@@ -40,7 +40,6 @@ import importlib.util
 import inspect
 import itertools
 import json
-import math
 import os
 import platform
 import statistics
@@ -55,6 +54,7 @@ import numpy as np
 # the suite, so hakl (numba, the kernel families) is imported once per run.
 import hakl
 import hakl.backends
+from hakl.bench import fill
 from hakl.tuning import dispatch
 from hakl.tuning.timing import rotating_inputs
 
@@ -120,9 +120,7 @@ class Case:
         return " ".join([dims] + [f"{k}={v}" for k, v in self.kwargs])
 
     def resolve(self, elements: int) -> tuple[int, ...]:
-        known = math.prod(d for d in self.shape if d != -1)
-        fill = max(elements // self.parts // known, 1)
-        return tuple(fill if d == -1 else d for d in self.shape)
+        return fill(self.shape, elements, self.parts)
 
 
 def case(*shape: int, parts: int = 1, dtypes: Sequence[str] | None = None, gpu_only: bool = False,
