@@ -1,6 +1,6 @@
 """Pick, build, verify and remember the launcher for a problem.
 
-Order of lookup for key (op, backend, device fingerprint, dtype, bucket, flags):
+Order of lookup for key (op, backend, device fingerprint, every input's dtype, bucket, flags):
 the in-memory table, then the tuning database (entries whose source hash or
 version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, else
 the variants' heuristics. Whatever the source, a (variant, config) serves only
@@ -49,9 +49,9 @@ _memo_stamp: tuple = ()  # (database, generation) the memo was filled under
 database = db.current
 
 
-def set_database(database: TuningDB | None) -> None:
-    """Use another tuning database (tests, `hakl tune --db`); forgets memoised choices."""
-    db.use(database)
+def set_database(new: TuningDB | None) -> None:
+    """Use another tuning database (tests, scripts); forgets memoised choices."""
+    db.use(new)
     _memo.clear()
 
 
