@@ -7,9 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hakl import backends
 from hakl.conformance import check_variant
 from hakl.op import Op, Problem, Variant, same_gathered_values
 from hakl.tuning import dispatch, tuner
+
+from .conftest import backend_params
 
 
 def _op(name, reference, variants, **kw):
@@ -123,3 +126,21 @@ def test_tuner_gives_each_candidate_fresh_inputs_when_the_op_writes_them():
              mutates=(0,))
     result = tuner.tune(op, Problem("inc_inplace", "cpu", "float64", (64,)), repeat=2)
     assert [m.status for m in result.measurements] == ["ok", "ok", "ok"], [m.error for m in result.measurements]
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_copy_into_a_callers_buffer_on_every_backend(device):
+    backend = backends.get(device)
+    src = backend.asarray(np.arange(12.0, dtype=np.float32).reshape(3, 4))
+    dst = backend.empty((3, 4), np.float32)
+    backend.copy_into(dst, src)
+    np.testing.assert_array_equal(backend.to_numpy(dst), np.arange(12.0).reshape(3, 4))
+    with pytest.raises(ValueError, match="out: expected shape"):
+        backend.copy_into(backend.empty((4, 3), np.float32), src)
+    wide = backend.empty((3, 8), np.float32)
+    if backend.copies_into_views:
+        backend.copy_into(wide[:, ::2], src)
+        np.testing.assert_array_equal(backend.to_numpy(wide)[:, ::2], backend.to_numpy(src))
+    else:
+        with pytest.raises(ValueError, match="must be C-contiguous"):
+            backend.copy_into(wide[:, ::2], src)

@@ -139,3 +139,37 @@ def test_cli_says_what_is_wrong_in_one_line(tuned_cache, tmp_path, command):
         assert "Traceback" not in done.stdout + done.stderr
         lines = [line for line in (done.stdout + done.stderr).splitlines() if words in line]
         assert lines, done.stdout + done.stderr
+
+
+def test_a_database_that_stops_taking_writes_moves_to_memory_and_keeps_its_rows(tmp_path):
+    from hakl.tuning.db import Choice, Key, TuningDB
+
+    path = tmp_path / "tuning.sqlite"
+    db = TuningDB(path)
+    kept, later = Key("a", "cpu", "f", "float32", "1", "()"), Key("b", "cpu", "f", "float32", "2", "()")
+    db.choose(kept, Choice("v", {"k": 1}, "h", "0", 1.0))
+    real = db.conn
+
+    class FullDisk:  # the file stops taking writes mid-run (disk full, permissions changed)
+        def execute(self, sql, args=()):
+            if sql.lstrip().startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, args)
+
+        def backup(self, target):
+            real.backup(target)
+
+        def close(self):
+            real.close()
+
+    db._conn = FullDisk()
+    with pytest.warns(RuntimeWarning, match="stopped taking writes"):
+        db.record(later, (2,), "v", {}, "h", "0", 1e-3, 1.0, "ok")
+    assert db.in_memory and "stopped taking writes" in db.problem
+    assert db.lookup(kept).config == {"k": 1}  # what was there still serves
+    assert [r["op"] for r in db.measurements()] == ["b"]  # the new row, in memory
+    on_disk = sqlite3.connect(path)
+    try:
+        assert on_disk.execute("SELECT count(*) FROM choices").fetchone()[0] == 1  # nothing lost
+    finally:
+        on_disk.close()
