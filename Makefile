@@ -1,4 +1,5 @@
-# make bench: set up, then benchmark the release-target ops on this machine and write the dashboard.
+# make bench: set up, tune the benchmark cases (resumable), benchmark the release-target ops on this
+#             machine and write the dashboard.
 # make test:  set up, then run the whole test suite.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -27,6 +28,7 @@ test: setup
 MACHINE ?= $(shell $(PY) -c "import hakl.backends as b, hakl.bench as h; print(h.machine_name('cuda' if b.get('cuda').available else 'cpu'))")
 
 bench: setup
+	$(VENV)/bin/hakl tune --suite --quick --minutes 4
 	$(VENV)/bin/hakl bench --quick
 	cd asv_bench && ../$(PY) -m asv machine --yes --machine $(MACHINE) >/dev/null
 	cd asv_bench && ../$(PY) -m asv run --python=same --quick --show-stderr --machine $(MACHINE) \

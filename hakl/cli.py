@@ -84,18 +84,36 @@ def _problem(op_name: str, device: str, shape: str, dtype: str, axis: int, optio
 
 
 @app.command()
-def tune(op: str = typer.Argument(..., help="op name, e.g. softmax"),
-         device: str = typer.Option("cpu", help="cpu, cuda or opencl"),
-         shape: str = typer.Option(..., help="e.g. 4096x1000"),
+def tune(op: Optional[str] = typer.Argument(None, help="op name, e.g. softmax (not with --suite)"),
+         device: Optional[list[str]] = typer.Option(None, help="cpu, cuda or opencl (--suite: default every "
+                                                               "available one; else cpu)"),
+         shape: Optional[str] = typer.Option(None, help="e.g. 4096x1000"),
          dtype: str = typer.Option("float32"),
          axis: int = typer.Option(-1),
          log: bool = typer.Option(False, help="log_softmax instead of softmax (same as -o log=true)"),
          option: Optional[list[str]] = typer.Option(None, "--option", "-o", help=OPTIONS_HELP),
-         budget: int = typer.Option(32, help="configurations tried per variant at most")) -> None:
-    """Tune one op for one shape: verify and time every candidate, record all, keep the fastest.
+         budget: Optional[int] = typer.Option(None, help="configurations tried per variant at most "
+                                                         "(default 32; --suite: 8)"),
+         suite: bool = typer.Option(False, help="tune every declared benchmark case (of the --only ops)"),
+         ops: Optional[list[str]] = typer.Option(None, "--only", help="--suite: only these benchmarked ops"),
+         quick: bool = typer.Option(False, help="--suite: the quick cases (those `hakl bench --quick` runs)"),
+         minutes: float = typer.Option(5.0, help="--suite: stop starting new keys after this long"),
+         force: bool = typer.Option(False, help="--suite: tune keys that already hold a choice too")) -> None:
+    """Tune one op for one shape, or (--suite) every benchmark case: verify and time every
+    candidate, record all, keep the fastest.
 
     The problem is the one `hakl.<op>` makes for an input of --shape, --dtype and --axis
-    (stack: --option count=N inputs of that shape)."""
+    (stack: --option count=N inputs of that shape). --suite is resumable: keys that hold
+    a current choice are skipped, so a stopped run continues where it ended."""
+    if suite:
+        if op is not None or shape is not None:
+            raise typer.BadParameter("--suite tunes the declared benchmark cases: give no op or --shape "
+                                     "(--only OP restricts it)")
+        _tune_suite(device or backends.available(), ops or (), quick, minutes, budget or 8, force)
+        return
+    if op is None or shape is None:
+        raise typer.BadParameter("give an op and --shape, or --suite")
+    device, budget = (device or ["cpu"])[0], budget or 32
     from .tuning import tuner
 
     ops = _ops()
@@ -128,6 +146,38 @@ def tune(op: str = typer.Argument(..., help="op name, e.g. softmax"),
                   f"-> {dispatch.database().path}")
 
 
+def _tune_suite(devices: list[str], ops, quick: bool, minutes: float, budget: int, force: bool) -> None:
+    from .tuning import suite
+
+    for dev in devices:
+        backends.get(dev).require()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("reading the benchmark cases", total=None)
+        best: list[float] = []
+
+        def started(item, candidates: int) -> None:
+            best.clear()
+            bar.reset(task, total=candidates, description=f"{item.device} {item.label}")
+
+        def advanced(m) -> None:
+            if m.seconds is not None:
+                best.append(m.seconds)
+            desc = bar.tasks[0].description.split(" | best")[0]
+            bar.update(task, advance=1, description=f"{desc} | best {min(best) * 1e3:.3f} ms" if best else desc)
+
+        done = suite.run(devices, ops, quick, minutes, budget, force, started=started, progress=advanced)
+    table = Table("device", "case", "op", "shape", "status", "choice",
+                  title=f"tuning suite -> {dispatch.database().path}")
+    for item in done:
+        table.add_row(item.device, item.label, item.op.name, "x".join(map(str, item.problem.shape)), item.status,
+                      item.choice)
+    console.print(table)
+    left = sum(item.status == "out of time" for item in done)
+    if left:
+        console.print(f"[yellow]{left} keys left for the next run (out of time after {minutes:g} min)")
+
+
 @app.command()
 def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default: all with benchmarks)"),
           device: Optional[list[str]] = typer.Option(None, help="devices (default: every available one)"),
@@ -138,11 +188,12 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
           ) -> None:
     """Time the dispatched variant, the baseline and the peers; report GB/s and % of copy bandwidth."""
     from . import bench as benchmod
-    from .kernels import bench_cases
     from .tuning.db import cache_dir
 
     devices = device or backends.available()
-    console.print(f"dispatch overhead on a cache hit (cpu, softmax 4x8): {benchmod.dispatch_overhead_us():.1f} µs")
+    console.print("dispatch overhead on a cache hit (softmax 4x8, best of 5 x 1000 calls minus its launcher): "
+                  + ", ".join(f"{dev} {benchmod.dispatch_overhead_us(dev):.1f} µs" for dev in devices
+                              if backends.get(dev).available))
     small = None
     if small_calls and "cpu" in devices:
         small = benchmod.small_call_overhead()
@@ -152,15 +203,16 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
         if not backend.available:
             console.print(f"[yellow]{dev}: unavailable ({backend.unavailable_reason})")
             continue
-        gpu = dev == "cuda" or (dev == "opencl" and backend.is_gpu())
-        cases = [c for c in bench_cases(dev, quick, gpu) if not op or c.op in op]
+        cases = benchmod.cases(dev, op or (), quick)
+        elements = benchmod.element_budget(dev, quick)
         copy_bps = backend.copy_bandwidth()
         rows = []
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task(f"{dev}", total=len(cases))
-            for case in cases:
-                rows.append(benchmod.bench_case(case, copy_bps))
+            for benchmark, dtype, case in cases:
+                prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
+                rows.append(benchmod.bench_row(prepared, copy_bps))
                 bar.advance(task)
         _print_rows(dev, backend, copy_bps, rows)
         if not rows:

@@ -319,14 +319,20 @@ class Input:
     role: str = "data"  # data, grad (an output's gradient), mask, ...
 
     def domain(self, backend: str) -> tuple[str, ...]:
-        """The dtypes this argument takes on `backend` (floats: those the backend computes in)."""
-        from .backends import get
+        """The dtypes this argument takes on `backend` (floats: those the backend computes in);
+        memoised: it sits on every call's path."""
+        return _domain(self, backend)
 
-        names = self.dtypes(backend) if callable(self.dtypes) else self.dtypes
-        if not names or names[0] not in FLOATS or not get(backend).available:
-            return names  # bits (any backend moves them), or as declared where none can be asked
-        have = {d.name for d in get(backend).dtypes()}
-        return tuple(d for d in names if d in have or d not in FLOATS)
+
+@functools.lru_cache(maxsize=None)
+def _domain(spec: Input, backend: str) -> tuple[str, ...]:
+    from .backends import get
+
+    names = spec.dtypes(backend) if callable(spec.dtypes) else spec.dtypes
+    if not names or names[0] not in FLOATS or not get(backend).available:
+        return tuple(names)  # bits (any backend moves them), or as declared where none can be asked
+    have = {d.name for d in get(backend).dtypes()}
+    return tuple(d for d in names if d in have or d not in FLOATS)
 
 
 def validate(function: str, inputs: tuple[Input, ...], arrays: tuple[Any, ...], same_shape: bool = True):

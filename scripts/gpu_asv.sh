@@ -11,7 +11,7 @@ export HAKL_BENCH_DEVICES=${HAKL_BENCH_DEVICES:-cuda}
 timeout 150 python3 -m hakl bench --quick --device cuda --records /tmp/records
 cd asv_bench
 python3 -m asv machine --yes --machine "$machine" >/dev/null
-for family in machine softmax dropout cast stack cumsum; do
+for family in machine $(python3 -c "import hakl.kernels as k; print(*(f.__name__.split('.')[-1] for f in k.FAMILIES))"); do
   echo "== asv $family ($(date +%T))"
   timeout "$limit" python3 -m asv run --python=same --quick --show-stderr --machine "$machine" \
       --set-commit-hash "$(git rev-parse HEAD)" --bench "$family" 2>&1 | grep -v "^ *\[" | tail -n 60

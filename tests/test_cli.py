@@ -76,3 +76,17 @@ def test_bench_quick_writes_records(tmp_path):
     assert doc["backend"] == "cpu" and doc["copy_gbps"] > 0
     row = doc["rows"][0]
     assert row["op"] == "softmax_grad" and row["gbps"] > 0 and 0 < row["frac_copy"]
+
+
+def test_tune_suite_tunes_the_declared_cases_and_says_so(monkeypatch):
+    from hakl import bench
+
+    monkeypatch.setattr(bench, "ELEMENTS_QUICK_CPU", 1 << 12)
+    args = ["tune", "--suite", "--device", "cpu", "--only", "cumsum", "--quick", "--budget", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "cumsum (*,) axis=0 float32" in result.output and "tuned" in result.output
+    again = runner.invoke(app, args)
+    assert "already tuned" in again.output
+    wrong = runner.invoke(app, ["tune", "softmax", "--suite"])
+    assert wrong.exit_code != 0 and "--suite" in wrong.output

@@ -1,8 +1,9 @@
-"""The machinery every op family's benchmark module shares.
+"""The asv side of the benchmarks each op family declares.
 
-A family module declares what to measure — its cases (PaddlePaddle's benchmark
-configs and a bandwidth-scale set), dtypes and peers — and `family.suite()`
-turns that into two asv classes:
+A family declares what to measure in hakl/kernels/<family>/bench.py — its cases
+(PaddlePaddle's benchmark configs and a bandwidth-scale set), dtypes, peers and
+release-note targets, as hakl.bench.Benchmark — and `suite(benchmark)` in
+bench_<family>.py turns each declaration into two asv classes:
 
 - ``<Name>.time_<op>(device, dtype, shape, impl)``: device seconds of one call of
   the kernels hakl dispatched (impl="hakl"), of the op's baseline variant
@@ -11,11 +12,13 @@ turns that into two asv classes:
   handed to asv as its `timer`, so asv's statistics, `compare` and `continuous`
   all work on device time rather than on the host's view of an async launch.
 - ``<Name>Speedup.track_<op>_speedup(device, dtype, shape)``: baseline time over
-  hakl time, both measured in the same process, on GPUs: the ratios that
-  asv_bench/targets.json promises (on a machine without a GPU the class is None,
-  and the time_ results of hakl and the baseline give the CPU ratios).
+  hakl time, both measured in the same process, on GPUs: the ratios that the
+  family's targets (hakl.bench.Goal) promise (on a machine without a GPU the
+  class is None, and the time_ results of hakl and the baseline give the CPU
+  ratios).
 
-hakl's side is timed at the kernel level: the public function is called once per
+hakl's side is timed at the kernel level (hakl.bench.Prepared, which `hakl bench`
+measures with too): the public function is called once per
 input set while `hakl.tuning.dispatch.select` is observed, and what it launched
 (launcher, arguments, chosen variant) is replayed; the baseline replays the same
 arguments through the op's baseline variant. The dispatched variant, its
@@ -31,32 +34,23 @@ NotImplementedError in setup, which asv records as skipped.
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import glob
 import hashlib
 import importlib
 import importlib.util
-import inspect
-import itertools
 import json
 import os
 import platform
-import statistics
+import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import numpy as np
+from typing import Any, Callable
 
 # Imported here, not lazily: asv forks each benchmark process from one that imported
 # the suite, so hakl (numba, the kernel families) is imported once per run.
 import hakl
 import hakl.backends
-from hakl.bench import fill
-from hakl.tuning import dispatch
-from hakl.tuning.timing import rotating_inputs
+from hakl.bench import Benchmark, Prepared, is_gpu
 
 IMPLS = ("hakl", "baseline")
 PEER_DEVICES = {"cupy": "cuda"}  # peers that exist on one device only
@@ -100,75 +94,6 @@ DEVICES = present_devices()
 GPU = gpu_possible()
 
 
-# ---- what a family declares ---------------------------------------------------
-
-@dataclass(frozen=True)
-class Case:
-    """One benchmarked shape. A -1 extent is sized to fill the device's element
-    budget, shared by `parts` inputs (stack's n inputs); the label shows it as *."""
-
-    shape: tuple[int, ...]
-    kwargs: tuple[tuple[str, Any], ...] = ()
-    parts: int = 1
-    dtypes: tuple[str, ...] | None = None  # only these dtypes (cast's pairs)
-    gpu_only: bool = False  # too large for a CPU run
-
-    @property
-    def label(self) -> str:
-        dims = ", ".join("*" if d == -1 else str(d) for d in self.shape)
-        dims = f"({dims},)" if len(self.shape) == 1 else f"({dims})"
-        return " ".join([dims] + [f"{k}={v}" for k, v in self.kwargs])
-
-    def resolve(self, elements: int) -> tuple[int, ...]:
-        return fill(self.shape, elements, self.parts)
-
-
-def case(*shape: int, parts: int = 1, dtypes: Sequence[str] | None = None, gpu_only: bool = False,
-         **kwargs: Any) -> Case:
-    return Case(tuple(shape), tuple(kwargs.items()), parts, tuple(dtypes) if dtypes else None, gpu_only)
-
-
-# A peer gets the device, the input sets on that device and the case's kwargs, and
-# returns a zero-argument callable that runs the peer once (cycling the sets).
-Peer = Callable[[str, list[tuple], dict], Callable[[], Any]]
-
-
-def normal_inputs(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, kwargs: dict) -> tuple:
-    return ((3 * rng.standard_normal(shape, dtype=np.float32)).astype(dtype),)
-
-
-@dataclass(frozen=True)
-class Family:
-    op: str  # names the benchmarks (time_<op>, track_<op>_speedup) and the targets
-    function: str  # public function: hakl.<function>, else hakl.kernels.<module>.<function>
-    module: str  # hakl.kernels.<module>
-    cases: tuple[Case, ...]
-    dtypes: tuple[str, ...] = ("float32", "float16")
-    host_dtypes: tuple[str, ...] = ("float32",)  # dtypes benchmarked on CPU devices
-    inputs: Callable[[tuple[int, ...], str, np.random.Generator, dict], tuple] = normal_inputs
-    call: Callable[..., Any] | None = None  # (fn, *inputs, **kwargs); default fn(*inputs, **kwargs)
-    dtype_kwargs: Callable[[str], dict] | None = None  # call kwargs the dtype parameter implies (cast's dtype)
-    peers: dict[str, Peer] = field(default_factory=dict)
-
-    def case(self, label: str) -> Case:
-        return next(c for c in self.cases if c.label == label)
-
-    def suite(self) -> tuple[type, type | None]:
-        """The asv classes (time_<op>, track_<op>_speedup), to bind to module-level names."""
-        return build_suite(self, inspect.currentframe().f_back.f_globals)
-
-    def public_function(self) -> Callable[..., Any]:
-        fn = getattr(hakl, self.function, None)
-        if fn is None:
-            try:
-                fn = getattr(importlib.import_module(f"hakl.kernels.{self.module}"), self.function, None)
-            except ImportError:
-                fn = None
-        if fn is None:
-            raise NotImplementedError(f"{self.op}: hakl.{self.function} is not built yet (its targets are pending)")
-        return fn
-
-
 # ---- the device clock ---------------------------------------------------------
 
 class DeviceClock:
@@ -190,44 +115,7 @@ class DeviceClock:
 CLOCK = DeviceClock()
 
 
-# ---- observing dispatch -------------------------------------------------------
-
-@dataclass
-class Launch:
-    """One launcher call a public function made, kept so that it can be replayed."""
-
-    op: Any
-    problem: Any
-    selection: Any
-    args: tuple
-    kwargs: dict
-
-    def replay(self, launcher: Callable[..., Any] | None = None) -> Any:
-        return (launcher or self.selection.launcher)(*self.args, **self.kwargs)
-
-
-@contextlib.contextmanager
-def recording():
-    """Every launch made through hakl.tuning.dispatch.select inside the block."""
-    launches: list[Launch] = []
-
-    def observe(op, problem, selection):
-        def capture(*args, **kwargs):
-            launches.append(Launch(op, problem, selection, args, kwargs))
-            return selection.launcher(*args, **kwargs)
-
-        return dataclasses.replace(selection, launcher=capture)
-
-    with dispatch.observing(observe):
-        yield launches
-
-
 # ---- one prepared benchmark case ---------------------------------------------
-
-def is_gpu(device: str) -> bool:
-    backend = hakl.backends.get(device)
-    return device == "cuda" or (device == "opencl" and backend.available and backend.is_gpu())
-
 
 def element_budget(device: str) -> int:
     override = os.environ.get("HAKL_BENCH_ELEMENTS")
@@ -236,119 +124,40 @@ def element_budget(device: str) -> int:
     return GPU_ELEMENTS if is_gpu(device) else CPU_ELEMENTS
 
 
-class Prepared:
-    """Inputs and runners for one (family, device, dtype, case); built once per
-    process, because asv re-runs setup before every sample."""
-
-    def __init__(self, family: Family, device: str, dtype: str, label: str, copy_bps: float | None):
-        backend = hakl.backends.get(device)
-        if not backend.available:
-            raise NotImplementedError(f"{device}: {backend.unavailable_reason}")
-        c = family.case(label)
-        gpu = is_gpu(device)
-        if c.dtypes is not None and dtype not in c.dtypes:
-            raise NotImplementedError(f"{family.op} {label} is benchmarked in {', '.join(c.dtypes)} only")
-        if not gpu and (c.gpu_only or dtype not in family.host_dtypes):
-            raise NotImplementedError(f"{family.op} {label} {dtype} is benchmarked on GPUs only")
-        self.fn = family.public_function()
-        self.family, self.device, self.dtype, self.label = family, device, dtype, label
-        self.backend, self.copy_bps = backend, copy_bps
-        self.kwargs = dict(c.kwargs)
-        if family.dtype_kwargs is not None:
-            self.kwargs.update(family.dtype_kwargs(dtype))
-        self.shape = c.resolve(element_budget(device))
-        host = family.inputs(self.shape, dtype, np.random.default_rng(0), self.kwargs)
-        self.sets = rotating_inputs(backend, host)
-        self._launches: list[list[Launch]] | None = None
-        self._timed: dict[str, tuple[Callable[[], Any], int]] = {}
-
-    def call(self, *inputs: Any) -> Any:
-        if self.family.call is not None:
-            return self.family.call(self.fn, *inputs, **self.kwargs)
-        return self.fn(*inputs, **self.kwargs)
-
-    @property
-    def launches(self) -> list[list[Launch]]:
-        """The launches of one public call per input set (recorded on first use)."""
-        if self._launches is None:
-            launches = []
-            for inputs in self.sets:
-                with recording() as seen:
-                    self.call(*inputs)
-                if not seen:
-                    raise RuntimeError(f"{self.family.op}: hakl.{self.family.function} launched nothing "
-                                       "through hakl.tuning.dispatch.select")
-                launches.append(seen)
-            self.backend.synchronize()
-            self._launches = launches
-            log_dispatch(self)
-        return self._launches
-
-    def runner(self, impl: str) -> Callable[[], Any]:
-        """A zero-argument callable that runs `impl` once on the next input set."""
-        if impl == "hakl":
-            sets = itertools.cycle(self.launches)
-            return lambda: [launch.replay() for launch in next(sets)]
-        if impl == "baseline":
-            forced: dict[int, Callable] = {}
-            for launch in itertools.chain.from_iterable(self.launches):
-                baseline = launch.op.baseline(launch.problem.backend)
-                forced[id(launch)] = dispatch.force(launch.op, launch.problem, baseline).launcher
-            sets = itertools.cycle(self.launches)
-            return lambda: [launch.replay(forced[id(launch)]) for launch in next(sets)]
-        peer = self.family.peers.get(impl)
-        if peer is None:
-            raise NotImplementedError(f"{self.family.op}: no peer {impl!r}")
-        return peer(self.device, self.sets, self.kwargs)
-
-    def timed(self, impl: str) -> tuple[Callable[[], Any], int]:
-        """(fn, calls): `impl`, warmed, and on asynchronous devices batched as the
-        backend's own timer batches it — calls shorter than MIN_SAMPLE run back to
-        back, so that a sample measures the device rather than the host's launch
-        latency. On the CPU a call is its own time: no batch, no extra calls."""
-        if impl not in self._timed:
-            run = self.runner(impl)
-            if impl != "hakl":  # hakl's launches ran once on every input set while recording
-                run()
-                self.backend.synchronize()
-            calls = 1
-            if self.device != "cpu":
-                first = self.backend.elapsed(run)
-                if 0 < first < MIN_SAMPLE:
-                    calls = min(int(MIN_SAMPLE / first) + 1, 200)
-
-            def batched() -> None:
-                for _ in range(calls):
-                    run()
-
-            self._timed[impl] = (run if calls == 1 else batched, calls)
-        return self._timed[impl]
-
-    def dispatched_baseline(self) -> bool:
-        return all(launch.selection.variant.baseline for launch in self.launches[0])
-
-    def nbytes(self) -> int:
-        return sum(int(launch.op.nbytes(launch.problem)) for launch in self.launches[0])
-
-    def speedup(self, repeat: int = 7) -> float:
-        """Baseline seconds over hakl seconds, medians of `repeat` after warm-up."""
-        if self.dispatched_baseline():
-            return 1.0  # the dispatcher chose the baseline itself: the same kernels
-        hakl_run, base_run = self.runner("hakl"), self.runner("baseline")
-        th = statistics.median(self.backend.time(hakl_run, warmup=2, repeat=repeat))
-        tb = statistics.median(self.backend.time(base_run, warmup=2, repeat=repeat))
-        return tb / th
-
-
 _prepared: dict[tuple, Prepared] = {}
 
 
-def prepare(family: Family, cache: dict, device: str, dtype: str, label: str) -> Prepared:
-    key = (family.op, device, dtype, label)
+def prepare(benchmark: Benchmark, cache: dict, device: str, dtype: str, label: str) -> Prepared:
+    """The case, built once per process (asv re-runs setup before every sample)."""
+    key = (benchmark.op, device, dtype, label)
     if key not in _prepared:
         _prepared.clear()  # one case per process under asv; keep memory flat elsewhere
-        _prepared[key] = Prepared(family, device, dtype, label, cache.get(device))
+        _prepared[key] = Prepared(benchmark, device, dtype, label, cache.get(device), element_budget(device),
+                                  on_recorded=log_dispatch)
     return _prepared[key]
+
+
+def timed(p: Prepared, impl: str) -> tuple[Callable[[], Any], int]:
+    """(fn, calls): `impl`, warmed, and on asynchronous devices batched as the
+    backend's own timer batches it — calls shorter than MIN_SAMPLE run back to
+    back, so that a sample measures the device rather than the host's launch
+    latency. On the CPU a call is its own time: no batch, no extra calls."""
+    run = p.runner(impl)
+    if impl != "hakl":  # hakl's launches ran once on every input set while recording
+        run()
+        p.backend.synchronize()
+    calls = 1
+    if p.device != "cpu":
+        first = p.backend.elapsed(run)
+        if 0 < first < MIN_SAMPLE:
+            calls = min(int(MIN_SAMPLE / first) + 1, 200)
+    if calls == 1:
+        return run, 1
+
+    def batched() -> None:
+        for _ in range(calls):
+            run()
+    return batched, calls
 
 
 # ---- the dispatch log ---------------------------------------------------------
@@ -376,7 +185,7 @@ def log_dispatch(p: Prepared) -> None:
     record = {
         "t": time.time(),
         "host": platform.node(),
-        "family": p.family.op,
+        "family": p.benchmark.op,
         "device": p.device,
         "dtype": p.dtype,
         "shape": p.label,
@@ -411,33 +220,6 @@ def _preload_peers() -> None:
 
 _preload_peers()
 
-def import_peer(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise NotImplementedError(f"peer {name} is not installed ({exc})") from None
-
-
-def cycling(sets: list[tuple], run: Callable[..., Any]) -> Callable[[], Any]:
-    it = itertools.cycle(sets)
-    return lambda: run(*next(it))
-
-
-def torch_sets(device: str, sets: list[tuple]) -> tuple[Any, list[tuple]]:
-    """torch and the input sets as tensors sharing the device arrays' memory."""
-    if device not in ("cpu", "cuda"):
-        raise NotImplementedError(f"torch has no {device} device here")
-    torch = import_peer("torch")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError("torch is a CPU build")
-    convert = torch.from_numpy if device == "cpu" else torch.from_dlpack
-    return torch, [tuple(convert(a) for a in s) for s in sets]
-
-
-def only_on(device: str, wanted: str, peer: str) -> None:
-    if device != wanted:
-        raise NotImplementedError(f"peer {peer} runs on {wanted} only")
-
 
 # ---- the asv classes ----------------------------------------------------------
 
@@ -453,12 +235,20 @@ def _class_name(op: str) -> str:
     return "".join(part.capitalize() for part in op.split("_"))
 
 
-def build_suite(family: Family, caller: dict) -> tuple[type, type | None]:
+def suite(benchmark: Benchmark) -> tuple[type, type | None]:
+    """The asv classes (time_<op>, track_<op>_speedup) of a family's declared
+    benchmark, to bind to module-level names of the calling bench_<family>.py."""
+    return build_suite(benchmark, sys._getframe(1).f_globals)
+
+
+def build_suite(family: Benchmark, caller: dict) -> tuple[type, type | None]:
     """The time_ and track_ classes of `family`, declared in the module whose
-    globals are `caller`; the module's source is part of the benchmarks' version.
-    Parameters list only what this machine can run (see present_devices); the
-    track_ class exists only where a GPU may be (None elsewhere)."""
-    source = Path(__file__).read_text() + Path(caller["__file__"]).read_text()
+    globals are `caller`; that module's, this one's and the family's declaration's
+    sources are part of the benchmarks' version. Parameters list only what this
+    machine can run (see present_devices); the track_ class exists only where a
+    GPU may be (None elsewhere)."""
+    declaration = Path(importlib.import_module(f"hakl.kernels.{family.module}.bench").__file__)
+    source = Path(__file__).read_text() + Path(caller["__file__"]).read_text() + declaration.read_text()
     version = hashlib.sha256(source.encode()).hexdigest()[:16]
     labels = [c.label for c in family.cases if GPU or not c.gpu_only]
     impls = list(IMPLS) + [p for p in family.peers if PEER_DEVICES.get(p, "cpu") in DEVICES]
@@ -467,7 +257,7 @@ def build_suite(family: Family, caller: dict) -> tuple[type, type | None]:
     def setup(self, cache, device, dtype, shape, impl=None):
         self.prepared = prepare(family, cache, device, dtype, shape)
         if impl is not None:
-            self.run, self.calls = self.prepared.timed(impl)
+            self.run, self.calls = timed(self.prepared, impl)
 
     def time_op(self, cache, device, dtype, shape, impl):
         CLOCK.run(self.prepared.backend, self.run, self.calls)

@@ -21,6 +21,19 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The instruction-set features that change which code numba's LLVM and oneDNN's jit emit.
+ISA_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512bf16", "avx512fp16", "amx-tile")
+
+
+def isa() -> str:
+    """The host's CPU as LLVM names it (znver3, sapphirerapids, ...) and the ISA features
+    of ISA_FEATURES it has: the same model string can hide an AVX2 or an AVX-512 host."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if features.get(f))])
+
+
 class CPUBackend(Backend):
     name = "cpu"
     elapsed = staticmethod(HostTimer.elapsed)
@@ -38,9 +51,11 @@ class CPUBackend(Backend):
 
         from . import onednn
 
-        # oneDNN's version and threads are in the key: an upgrade makes tuned entries stale.
+        # oneDNN's version and threads are in the key: an upgrade makes tuned entries stale;
+        # so is the ISA, which numba and oneDNN specialise their code for.
         return {
             "device": _cpu_name(),
+            "isa": isa(),
             "cores": str(os.cpu_count()),
             "threads": str(self.threads()),
             "numpy": np.__version__,

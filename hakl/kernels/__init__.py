@@ -8,9 +8,6 @@ from importlib import import_module
 FAMILIES = tuple(import_module(f"{__name__}.{name}") for name in ("softmax", "dropout", "cast", "stack", "cumsum"))
 
 
-def bench_cases(device: str, quick: bool = False, gpu: bool = False) -> list:
-    """Every family's benchmark cases for `device` (see hakl.bench)."""
-    out = []
-    for family in FAMILIES:
-        out.extend(import_module(f"{family.__name__}.bench").cases(device, quick, gpu))
-    return out
+def benchmarks() -> list:
+    """Every family's declared benchmarks (hakl.bench.Benchmark, in <family>/bench.py)."""
+    return [b for family in FAMILIES for b in import_module(f"{family.__name__}.bench").BENCHMARKS]

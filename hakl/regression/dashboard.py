@@ -14,7 +14,6 @@ import base64
 import datetime
 import html
 import io
-import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -263,7 +262,7 @@ def render(machine: str, results: list[Result], target_list: list[tg.Target], so
 
 
 def report(results_dirs: Sequence[Path] = (), records_dir: Path | None = None, out_dir: Path = Path("reports"),
-           targets_path: Path | None = None) -> list[Path]:
+           targets: list | None = None) -> list[Path]:
     """Write <out_dir>/<machine>/index.html for every machine found in the asv
     results dirs and the `hakl bench` records; returns the pages written."""
     results: list[Result] = []
@@ -275,12 +274,7 @@ def report(results_dirs: Sequence[Path] = (), records_dir: Path | None = None, o
     if records_dir is not None and Path(records_dir).exists():
         results.extend(res.load_records(Path(records_dir)))
         sources.append(str(records_dir))
-    try:
-        target_list = tg.load(targets_path)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        warnings.warn(f"hakl.regression: no targets table ({type(exc).__name__}: {exc})", res.ResultWarning,
-                      stacklevel=2)
-        target_list = []
+    target_list = tg.load() if targets is None else targets
     pages = []
     for machine in sorted({r.machine for r in results}):
         page = Path(out_dir) / machine / "index.html"

@@ -20,6 +20,7 @@ Each case warns once and `problem` says in one line what is wrong and where.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -82,6 +83,10 @@ class Key:
 
     def row(self) -> tuple[str, ...]:
         return (self.op, self.backend, self.fingerprint, self.dtype, self.bucket, self.flags)
+
+
+def _log_extents(bucket: str) -> tuple[float, ...]:
+    return tuple(math.log2(max(int(d), 1)) for d in bucket.split("x")) if bucket else ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,26 @@ class TuningDB:
         if row is None:
             return None
         return Choice(row[0], json.loads(row[1]), row[2], row[3], row[4])
+
+    def nearest(self, key: Key) -> tuple[str, Choice] | None:
+        """(bucket, choice) of the tuned bucket nearest to `key`'s on the same op, device,
+        dtypes and flags (distance: the sum over extents of |log2 a - log2 b|; buckets of
+        another rank never match), or None when that device has none tuned."""
+        rows = self.conn.execute(
+            "SELECT bucket, variant, config, source_hash, version, seconds FROM choices WHERE op=? AND backend=?"
+            " AND fingerprint=? AND dtype=? AND flags=? AND bucket != ?",
+            (key.op, key.backend, key.fingerprint, key.dtype, key.flags, key.bucket),
+        ).fetchall()
+        here = _log_extents(key.bucket)
+        best = None
+        for bucket, variant, config, source_hash, version, seconds in rows:
+            there = _log_extents(bucket)
+            if len(there) != len(here):
+                continue
+            distance = sum(abs(a - b) for a, b in zip(here, there))
+            if best is None or distance < best[0]:
+                best = (distance, bucket, Choice(variant, json.loads(config), source_hash, version, seconds))
+        return None if best is None else best[1:]
 
     def verdict(self, key: Key, variant: str, config: dict, source_hash: str, version: str) -> Verdict | None:
         row = self.conn.execute(

@@ -2,8 +2,9 @@
 
 Order of lookup for key (op, backend, device fingerprint, every input's dtype, bucket, flags):
 the in-memory table, then the tuning database (entries whose source hash or
-version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, else
-the variants' heuristics. Whatever the source, a (variant, config) serves only
+version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, then
+the choice tuned for the nearest bucket of the same op, device, dtypes and flags
+(source "nearest <bucket>"), else the variants' heuristics. Whatever the source, a (variant, config) serves only
 once it is verified on this device (hakl.tuning.verify; the verdict is stored,
 so a device pays for it once). A variant that fails to build or to verify is
 skipped with a warning and the next candidate (finally the baseline) serves.
@@ -29,7 +30,7 @@ class Selection:
     variant: Variant
     config: dict
     launcher: Launcher
-    source: str  # "tuned", "heuristic", "fallback" or "forced"
+    source: str  # "tuned", "nearest <bucket>", "heuristic", "fallback" or "forced"
 
     def run(self, problem: Problem, *inputs: Any, out: Any = None) -> Any:
         """The launcher on `inputs` with the problem's run-time params; with `out`, the result
@@ -120,12 +121,15 @@ def _resolve(op: Op, problem: Problem, variant_name: str | None = None) -> Selec
     if not candidates:
         wanted = "" if variant_name is None else f" named {variant_name!r}"
         raise NotImplementedError(f"{op.name}: no variant{wanted} on {problem.backend} supports {problem}")
-    choice = _stored_choice(key_for(op, problem), candidates)
+    key = key_for(op, problem)
+    choice, source = stored_choice(key, candidates), "tuned"
     if choice is None and autotune_enabled():
         choice = tuner.tune(op, problem).choice
+    if choice is None:
+        choice, source = _nearest_choice(key, candidates, problem)
     ordered: list[tuple[Variant, dict, str]] = []
     if choice is not None:
-        ordered.append((next(v for v in candidates if v.name == choice.variant), choice.config, "tuned"))
+        ordered.append((next(v for v in candidates if v.name == choice.variant), choice.config, source))
     # Heuristic order: by rank, then declared order; the baseline last.
     for variant in sorted(candidates, key=lambda v: (v.baseline, v.rank(problem))):
         ordered.append((variant, variant.default_config(problem), "fallback" if variant.baseline else "heuristic"))
@@ -152,18 +156,40 @@ def _resolve(op: Op, problem: Problem, variant_name: str | None = None) -> Selec
     raise RuntimeError(f"{op.name}: every variant on {problem.backend} failed to build for {problem}")
 
 
-def _stored_choice(key: Key, candidates: list[Variant]) -> Choice | None:
+def stored_choice(key: Key, candidates: list[Variant]) -> Choice | None:
+    """The database's choice for `key` when it is current for `candidates`, else None."""
     try:
         choice = database().lookup(key)
     except Exception as exc:  # the database must never stop a call
         warnings.warn(f"hakl: tuning database lookup failed ({exc}); using heuristics", RuntimeWarning)
         return None
+    return choice if _current(choice, candidates) else None
+
+
+def _nearest_choice(key: Key, candidates: list[Variant], problem: Problem) -> tuple[Choice | None, str]:
+    """The nearest tuned bucket's choice, when it is current and its config is valid here;
+    like any choice it serves only once verified at this problem."""
+    try:
+        found = database().nearest(key)
+    except Exception as exc:
+        warnings.warn(f"hakl: tuning database lookup failed ({exc}); using heuristics", RuntimeWarning)
+        return None, ""
+    if found is None or not _current(found[1], candidates):
+        return None, ""
+    bucket, choice = found
+    variant = next(v for v in candidates if v.name == choice.variant)
+    if not variant.valid(problem, choice.config):
+        return None, ""
+    return choice, f"nearest {bucket}"
+
+
+def _current(choice: Choice | None, candidates: list[Variant]) -> bool:
+    """Whether a stored choice was made by this version, with a variant that serves the
+    problem and whose code has not changed since."""
     if choice is None or choice.version != __version__:
-        return None
+        return False
     variant = next((v for v in candidates if v.name == choice.variant), None)
-    if variant is None or variant.source_hash() != choice.source_hash:
-        return None
-    return choice
+    return variant is not None and variant.source_hash() == choice.source_hash
 
 
 def _try_build(op: Op, variant: Variant, problem: Problem, config: dict) -> Launcher | None:

@@ -42,7 +42,7 @@ def nvcc_compile(source: str, defines: dict[str, Any] | None = None, arch: str =
 
 def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple[str, str, dict]]:
     """{unit key: (label, source, defines)} for every compiled variant of `ops` on
-    `backend`, every dtype and flag set, and every configuration in its space (plus
+    `backend`, every dtype its conformance runs, every flag set, and every configuration in its space (plus
     its default) of the largest conformance problem the variant supports (the
     largest unrolls the most); identical units once."""
     units: dict[tuple, tuple[str, str, dict]] = {}
@@ -50,7 +50,7 @@ def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple
         for variant in op.for_backend(backend):
             if variant.compile_unit is None:
                 continue
-            for dtype in ("float16", "float32", "float64"):
+            for dtype in op.test_dtypes(backend):
                 problems = [p for p, _ in op.cases(backend, dtype, np.random.default_rng(0), False)
                             if variant.supports(p)]
                 largest = max((p.size for p in problems), default=0)

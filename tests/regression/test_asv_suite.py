@@ -14,6 +14,7 @@ import pytest
 
 import hakl.backends
 import hakl.kernels
+from hakl import bench
 from hakl.tuning import dispatch
 
 ASV_BENCH = Path(__file__).resolve().parents[2] / "asv_bench"
@@ -67,11 +68,22 @@ def test_parameters_list_what_this_machine_can_run():
 
 
 def test_case_labels_and_the_element_budget():
-    c = common.case(-1, 32, axis=-1)
+    c = bench.case(-1, 32, axis=-1)
     assert c.label == "(*, 32) axis=-1" and c.resolve(1 << 10) == (32, 32)
-    assert common.case(-1, parts=16, n=16, axis=0).resolve(1 << 10) == (64,)
-    assert common.case(-1).label == "(*,)"
-    assert common.case(15, 16, 33, 33, axis=-1).label == "(15, 16, 33, 33) axis=-1"
+    assert bench.case(-1, parts=16, n=16, axis=0).resolve(1 << 10) == (64,)
+    assert bench.case(-1).label == "(*,)"
+    assert bench.case(15, 16, 33, 33, axis=-1).label == "(15, 16, 33, 33) axis=-1"
+
+
+def test_every_family_module_binds_its_declared_benchmarks():
+    """bench_<family>.py turns each of the family's declarations into its asv classes."""
+    import importlib
+
+    for benchmark in hakl.kernels.benchmarks():
+        module = importlib.import_module(f"benchmarks.bench_{benchmark.module}")
+        timing = getattr(module, common._class_name(benchmark.op))
+        assert hasattr(timing, f"time_{benchmark.op}")
+        assert timing.params[2] == [c.label for c in benchmark.cases if common.GPU or not c.gpu_only]
 
 
 @pytest.fixture
@@ -108,7 +120,7 @@ def test_prepared_case_times_hakl_baseline_and_records_the_variant(small):
 def test_recording_restores_dispatch_after_an_error():
     real = dispatch.select
     with pytest.raises(ValueError):
-        with common.recording():
+        with bench.recording():
             hakl.softmax(np.ones((2, 3), np.float32), axis=5)
     assert dispatch.select is real
 
@@ -127,9 +139,9 @@ def test_what_is_not_there_is_skipped(small, device, dtype, impl, why):
 
 
 def test_ops_not_built_yet_are_skipped(small):
-    family = common.Family("nope", "nope", "nope", (common.case(-1),))
+    family = bench.Benchmark("nope", "nope", "nope", (bench.case(-1),))
     with pytest.raises(NotImplementedError, match="not built yet"):
-        common.Prepared(family, "cpu", "float32", "(*,)", None)
+        bench.Prepared(family, "cpu", "float32", "(*,)", None, 1 << 12)
 
 
 def test_speedups_are_tracked_on_gpus_only(small, gpu_suite):

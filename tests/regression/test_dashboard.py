@@ -127,3 +127,18 @@ def test_record_cases_join_the_asv_pattern_they_fit(tmp_path):
     assert ("softmax", "(4096, 1024) axis=-1", "hakl") not in cases
     assert ("softmax", "(*, 1024) axis=-1", "hakl") in cases  # asv's own, kept over the record's
     assert record[0].param("shape") == "(4096, 1024) axis=-1"  # the inputs are not modified
+
+
+def test_targets_are_declared_once_and_fit_their_benchmarks():
+    """A built family's targets are its benchmarks' Goals; each shape names a declared
+    case, and a pending target leaves PENDING once its op is built."""
+    from hakl.kernels import benchmarks
+
+    targets = tg.load()
+    assert len({t.id for t in targets}) == len(targets)
+    for t in tg.PENDING_TARGETS:
+        assert not tg.is_built(t), f"{t.op} is built: move {t.id} into hakl/kernels/{t.module}/bench.py"
+    labels = {b.op: {c.label for c in b.cases} for b in benchmarks()}
+    for t in targets:
+        if t not in tg.PENDING_TARGETS:
+            assert set(t.shapes) <= labels[t.op], f"{t.id}: {set(t.shapes) - labels[t.op]} are not cases of {t.op}"

@@ -360,3 +360,34 @@ def test_observers_see_every_select_and_may_wrap_the_launcher():
             dispatch.select(op, PROBLEM)
     dispatch.select(op, PROBLEM)
     assert seen == [PROBLEM, PROBLEM] and captured == [(op, PROBLEM)]
+
+
+def test_a_neighbour_bucket_takes_the_nearest_tuned_choice_once_verified():
+    calls = []
+
+    def counted(problem, config):
+        return lambda x: calls.append(x.shape) or x * 2
+
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.002,)}, baseline=True),
+                 Variant("fast", "cpu", counted, rank=lambda p: 1))
+    tuner.tune(op, Problem("double_test", "cpu", "float32", (4096, 1024)), repeat=3)
+    tuner.tune(op, Problem("double_test", "cpu", "float32", (64, 8)), repeat=3)
+    assert dispatch.database().lookup(key_for(op, PROBLEM)) is None
+    verify.forget()
+    calls.clear()
+    chosen = dispatch.select(op, Problem("double_test", "cpu", "float32", (2048, 1000)))
+    assert chosen.source == "nearest 4096x1024" and chosen.variant.name == "fast"
+    assert calls, "the nearest bucket's choice is verified at this problem before it serves"
+    (row,) = [v for v in dispatch.database().verdicts() if v["bucket"] == "2048x1024"]
+    assert row["status"] == "ok" and row["variant"] == "fast"
+    # another rank, or another dtype, has no neighbour: the heuristics serve
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (8, 8, 8))).source == "heuristic"
+    assert dispatch.select(op, Problem("double_test", "cpu", "float64", (2048, 1000))).source == "heuristic"
+
+
+def test_a_stale_nearest_choice_is_ignored():
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
+                 Variant("fast", "cpu", _double))
+    near = Problem("double_test", "cpu", "float32", (4096, 1024))
+    dispatch.database().choose(key_for(op, near), Choice("fast", {}, "not-its-hash", hakl.__version__, 1e-6))
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (2048, 1000))).source == "heuristic"

@@ -1,47 +1,57 @@
-"""Benchmark cases for cast: PaddlePaddle's configs plus 1-D bandwidth cases.
-
-Bytes = n * (source itemsize + destination itemsize). Peer: torch's Tensor.to
-(and, on CPU, NumPy's astype is the baseline itself).
-"""
+"""cast's benchmarks: PaddlePaddle's configs — bool [N, 1785], float16->float32
+[30522, 1024], int32->float32 [N, 1, 513, 513] — and every benchmarked pair on a
+1-D bandwidth case. The dtype parameter is the pair "source->destination".
+Bytes = n * (source itemsize + destination itemsize)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ...bench import BenchCase, fill
-from ...op import Problem
+from ...bench import Benchmark, Goal, case, cycling, import_peer, only_on, torch_sets
 
-GPU_ELEMENTS = 1 << 26
-CPU_ELEMENTS = 1 << 24
 # PaddlePaddle's configs (shape, source, destination); -1 fills the element budget.
-# The asv suite reads these too.
 PADDLE = [((-1, 1785), "bool", "float32"), ((30522, 1024), "float16", "float32"),
           ((-1, 1, 513, 513), "int32", "float32")]
+PAIRS = ("float32->float16", "float16->float32", "int32->float32", "bool->float32")
+CASES = (
+    *(case(*shape, dtypes=[f"{src}->{to}"]) for shape, src, to in PADDLE),
+    case(-1, quick=True),
+)
 
 
-def _torch_peer(device: str, to: str):
-    def factory(host):
-        import torch
-
-        if device == "cuda":
-            import cupy
-
-            x = torch.from_dlpack(cupy.asarray(host[0]))
-        else:
-            x = torch.from_numpy(np.ascontiguousarray(host[0]))
-        target = getattr(torch, to)
-        return lambda: x.to(target)
-    return factory
+def _inputs(shape, pair, rng, kwargs):
+    src = pair.split("->")[0]
+    if src == "bool":
+        return (rng.random(shape, dtype=np.float32) < 0.5,)
+    if np.dtype(src).kind in "iu":
+        return (rng.integers(-1000, 1000, shape).astype(src),)
+    return ((100 * rng.standard_normal(shape, dtype=np.float32)).astype(src),)
 
 
-def cases(device: str, quick: bool = False, gpu: bool = False) -> list[BenchCase]:
-    n = GPU_ELEMENTS if gpu else CPU_ELEMENTS
-    paddle = [(fill(shape, n), src, to) for shape, src, to in PADDLE]
-    flat = [((n,), "float32", "float16"), ((n,), "float16", "float32"), ((n,), "float32", "int32"),
-            ((n,), "int64", "float32")]
-    out = []
-    for shape, src, to in flat[:1] if quick else paddle + flat:
-        size = int(np.prod(shape))
-        problem = Problem("cast", device, src, (size,), (("to", to),))
-        peers = {"torch": _torch_peer(device, to)} if device in ("cpu", "cuda") else {}
-        out.append(BenchCase(f"{list(shape)} {src}->{to}", "cast", problem, None, peers))
-    return out
+def _destination(pair: str) -> dict:
+    return {"dtype": pair.split("->")[1]}
+
+
+def _torch(device, sets, kwargs):
+    torch, tensors = torch_sets(device, sets)
+    dst = getattr(torch, kwargs["dtype"])
+    return cycling(tensors, lambda x: x.to(dst))
+
+
+def _numpy(device, sets, kwargs):
+    only_on(device, "cpu", "numpy")
+    return cycling(sets, lambda x: x.astype(kwargs["dtype"]))
+
+
+def _cupy(device, sets, kwargs):
+    only_on(device, "cuda", "cupy")
+    import_peer("cupy")
+    return cycling(sets, lambda x: x.astype(kwargs["dtype"]))
+
+
+GOAL = Goal("cast-cuda", "cuda", ("bool->float32", "float16->float32", "int32->float32", "float32->float16"),
+            ("(*, 1785)", "(30522, 1024)", "(*, 1, 513, 513)", "(*,)"), baseline="simple", ratio=1.1,
+            promise="cast on GPU: +10%")
+
+BENCHMARKS = (Benchmark("cast", "cast", "cast", CASES, dtypes=PAIRS, host_dtypes=PAIRS, inputs=_inputs,
+                        dtype_kwargs=_destination, peers={"torch": _torch, "numpy": _numpy, "cupy": _cupy},
+                        goals=(GOAL,)),)

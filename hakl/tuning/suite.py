@@ -1,0 +1,70 @@
+"""`hakl tune --suite`: tune the problems of every benchmark case the families declare.
+
+Each declared case (hakl/kernels/<family>/bench.py, the cases `hakl bench` and the
+asv suite run) is called once on its device while dispatch is observed; every
+problem it launches is a tuning key. Keys that already hold a current choice are
+skipped (unless `force`), so a run that was stopped, or ran out of its time
+budget, continues where it ended when started again.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+from .. import bench
+from ..op import Op, Problem
+from . import dispatch, tuner
+from .keys import key_for
+
+
+@dataclass
+class Item:
+    """One tuning key of the suite and what became of it."""
+
+    device: str
+    label: str  # the benchmark case that launches it: "softmax (16384, 1000) axis=-1 float32"
+    op: Op
+    problem: Problem
+    status: str = "pending"  # tuned, already tuned, no candidate verified, out of time
+    choice: str = ""
+
+
+def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False) -> Iterator[Item]:
+    """The suite's keys, each once, in declaration order (a case's inputs are made only
+    when the iteration reaches it)."""
+    seen = set()
+    for device in devices:
+        elements = bench.element_budget(device, quick)
+        for benchmark, dtype, case in bench.cases(device, ops, quick):
+            prepared = bench.Prepared(benchmark, device, dtype, case.label, None, elements)
+            for launch in prepared.launches[0]:
+                key = key_for(launch.op, launch.problem)
+                if key not in seen:
+                    seen.add(key)
+                    yield Item(device, f"{benchmark.op} {case.label} {dtype}", launch.op, launch.problem)
+
+
+def run(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, minutes: float = 5.0,
+        budget: int = 8, force: bool = False, started: Callable[[Item, int], None] | None = None,
+        progress: Callable[[tuner.Measurement], None] | None = None) -> list[Item]:
+    """Tune every key of the suite that holds no current choice (every key with `force`),
+    `budget` configurations per variant, until `minutes` have passed; `started(item,
+    candidates)` is told before each key is tuned and `progress` after each candidate."""
+    deadline = time.monotonic() + 60 * minutes
+    done = []
+    for item in items(devices, ops, quick):
+        done.append(item)
+        current = dispatch.stored_choice(key_for(item.op, item.problem), item.op.for_backend(item.device))
+        if current is not None and not force:
+            item.status, item.choice = "already tuned", current.variant
+            continue
+        if time.monotonic() > deadline:
+            item.status = "out of time"
+            continue
+        if started is not None:
+            started(item, len(tuner.plan(item.op, item.problem, budget)))
+        result = tuner.tune(item.op, item.problem, budget, progress=progress)
+        item.status = "tuned" if result.choice else "no candidate verified"
+        item.choice = result.choice.variant if result.choice else ""
+    return done
