@@ -4,7 +4,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-EXTRAS ?= onednn,peers,bench,test
+EXTRAS ?= onednn,peers,bench,test,distributed
 
 .PHONY: setup bench test check clean
 

@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from . import backends  # noqa: E402
+from .kernels.argsort import argsort, argsort_grad, sort, sort_grad, sort_with_indices  # noqa: E402
 from .kernels.cast import cast, cast_grad  # noqa: E402
 from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
 from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
@@ -42,7 +43,8 @@ def device_of(array: Any) -> str:
 
 __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
            "dropout", "dropout_forward", "dropout_backward", "manual_seed", "cast", "cast_grad",
-           "stack", "unstack", "cumsum", "cumsum_grad"]
+           "stack", "unstack", "cumsum", "cumsum_grad", "argsort", "argsort_grad", "sort", "sort_grad",
+           "sort_with_indices"]
 
 # Last: a plugin module ($HAKL_PLUGINS) may import hakl while it loads.
 custom.load_plugins()

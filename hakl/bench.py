@@ -20,6 +20,7 @@ import importlib
 import itertools
 import json
 import math
+import os
 import platform
 import statistics
 import time
@@ -300,6 +301,9 @@ class Prepared:
 # ---------------------------------------------------------------------------
 
 def element_budget(device: str, quick: bool = False) -> int:
+    """How many elements a case's -1 extent fills (HAKL_BENCH_ELEMENTS overrides)."""
+    if os.environ.get("HAKL_BENCH_ELEMENTS"):
+        return int(os.environ["HAKL_BENCH_ELEMENTS"])
     if is_gpu(device):
         return ELEMENTS_GPU
     return ELEMENTS_QUICK_CPU if quick else ELEMENTS_CPU

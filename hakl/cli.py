@@ -98,7 +98,10 @@ def tune(op: Optional[str] = typer.Argument(None, help="op name, e.g. softmax (n
          ops: Optional[list[str]] = typer.Option(None, "--only", help="--suite: only these benchmarked ops"),
          quick: bool = typer.Option(False, help="--suite: the quick cases (those `hakl bench --quick` runs)"),
          minutes: float = typer.Option(5.0, help="--suite: stop starting new keys after this long"),
-         force: bool = typer.Option(False, help="--suite: tune keys that already hold a choice too")) -> None:
+         force: bool = typer.Option(False, help="--suite: tune keys that already hold a choice too"),
+         ray: Optional[str] = typer.Option(None, help="--suite: measure on a Ray cluster at this address "
+                                                      "('local' starts one on this machine)"),
+         cpu_workers: int = typer.Option(2, help="--ray: CPU actors per machine, pinned to disjoint cores")) -> None:
     """Tune one op for one shape, or (--suite) every benchmark case: verify and time every
     candidate, record all, keep the fastest.
 
@@ -109,7 +112,10 @@ def tune(op: Optional[str] = typer.Argument(None, help="op name, e.g. softmax (n
         if op is not None or shape is not None:
             raise typer.BadParameter("--suite tunes the declared benchmark cases: give no op or --shape "
                                      "(--only OP restricts it)")
-        _tune_suite(device or backends.available(), ops or (), quick, minutes, budget or 8, force)
+        if ray is not None:
+            _sweep(ray, device or backends.available(), ops or (), quick, minutes, budget or 8, force, cpu_workers)
+        else:
+            _tune_suite(device or backends.available(), ops or (), quick, minutes, budget or 8, force)
         return
     if op is None or shape is None:
         raise typer.BadParameter("give an op and --shape, or --suite")
@@ -144,6 +150,29 @@ def tune(op: Optional[str] = typer.Argument(None, help="op name, e.g. softmax (n
         raise typer.Exit(1)
     console.print(f"chosen: {result.choice.variant} {json.dumps(result.choice.config)} "
                   f"-> {dispatch.database().path}")
+
+
+def _sweep(address: str, devices: list[str], ops, quick: bool, minutes: float, budget: int, force: bool,
+           cpu_workers: int) -> None:
+    from .tuning import distributed
+
+    try:
+        distributed.connect(address)
+    except RuntimeError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with Progress(TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("candidates measured", total=None)
+        jobs = distributed.sweep(devices, ops, quick, minutes, budget, force, cpu_workers,
+                                 on_result=lambda job, m: bar.update(task, advance=1,
+                                                                     description=f"{job.label}: {m.variant} {m.status}"))
+    table = Table("fingerprint", "case", "op", "shape", "status", title=f"ray sweep -> {dispatch.database().path}")
+    for job in jobs:
+        table.add_row(job.key.fingerprint, job.label, job.op_name, "x".join(map(str, job.problem.shape)), job.status)
+    console.print(table)
+    left = sum(job.status == "incomplete" for job in jobs)
+    if left:
+        console.print(f"[yellow]{left} keys incomplete (out of time, or a worker died): run again to resume")
 
 
 def _tune_suite(devices: list[str], ops, quick: bool, minutes: float, budget: int, force: bool) -> None:
@@ -324,15 +353,26 @@ def cache_clear(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> 
 
 @cache_app.command("export")
 def cache_export(out: Path = typer.Argument(Path("-"), help="JSON file (default: stdout)")) -> None:
-    """Every choice and measurement as JSON."""
-    db = dispatch.database()
-    doc = json.dumps({"path": str(db.path), "choices": list(db.choices()),
-                      "measurements": list(db.measurements())}, indent=1)
+    """Every choice, measurement and verdict as JSON (for `hakl cache import` elsewhere)."""
+    doc = json.dumps(dispatch.database().export(), indent=1)
     if str(out) == "-":
         sys.stdout.write(doc + "\n")
     else:
         out.write_text(doc)
         console.print(f"wrote {out}")
+
+
+@cache_app.command("import")
+def cache_import(source: Path = typer.Argument(..., help="a `hakl cache export` file from another machine")) -> None:
+    """Merge another machine's tuning rows: another device's never overwrite this one's."""
+    db = dispatch.database()
+    try:
+        added = db.merge(json.loads(source.read_text()))
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        console.print(f"[red]hakl cache import: {source} refused, nothing changed: {exc}")
+        raise typer.Exit(2)
+    dispatch.clear_memo()
+    console.print(f"{source} -> {db.path}: " + ", ".join(f"{n} {table}" for table, n in added.items()) + " added")
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -62,6 +62,9 @@ CALLS = {
                                                                                   dtype="float64")),
     "cumsum_from_bool": (("bool", "float16"), lambda x: hakl.cumsum(x, dtype="int32")),
     "cumsum_grad": (("float32",), lambda x: hakl.cumsum_grad(x, axis=-1 if x.ndim else None)),
+    "argsort": (("float32", "int32", "bool"), lambda x: hakl.argsort(x, axis=-1, stable=True)),
+    "sort_descending_axis0": (("float32", "int32"), lambda x: hakl.sort(x, axis=0, descending=True)),
+    "sort_grad": (("float32",), lambda x: hakl.sort_grad(x, hakl.argsort(x, axis=-1, stable=True), axis=-1)),
 }
 
 

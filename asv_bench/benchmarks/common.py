@@ -50,6 +50,7 @@ from typing import Any, Callable
 # the suite, so hakl (numba, the kernel families) is imported once per run.
 import hakl
 import hakl.backends
+from hakl import bench
 from hakl.bench import Benchmark, Prepared, is_gpu
 
 IMPLS = ("hakl", "baseline")
@@ -118,9 +119,8 @@ CLOCK = DeviceClock()
 # ---- one prepared benchmark case ---------------------------------------------
 
 def element_budget(device: str) -> int:
-    override = os.environ.get("HAKL_BENCH_ELEMENTS")
-    if override:
-        return int(override)
+    if os.environ.get("HAKL_BENCH_ELEMENTS"):
+        return bench.element_budget(device)  # the override, read one way
     return GPU_ELEMENTS if is_gpu(device) else CPU_ELEMENTS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 # Adding a family: its folder, and its name here.
-FAMILIES = tuple(import_module(f"{__name__}.{name}") for name in ("softmax", "dropout", "cast", "stack", "cumsum"))
+FAMILIES = tuple(import_module(f"{__name__}.{name}") for name in ("softmax", "dropout", "cast", "stack", "cumsum", "argsort"))
 
 
 def benchmarks() -> list:

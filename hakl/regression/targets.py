@@ -51,10 +51,6 @@ class TargetStatus:
 
 # Each moves into its family's bench.py (a Goal of its Benchmark) when the family lands.
 PENDING_TARGETS = (
-    Target("argsort-cuda-1d-forward", "cuda", ("float32",), ("(1048576,) axis=-1", "(*,) axis=-1"), "cupy", 34.0,
-           promise="argsort of 1-D inputs on GPU: forward 34x faster", op="argsort", module="argsort"),
-    Target("argsort-cuda-1d-backward", "cuda", ("float32",), ("(1048576,) axis=-1", "(*,) axis=-1"), "cupy", 10.0,
-           promise="argsort of 1-D inputs on GPU: backward 10x faster", op="argsort_grad", module="argsort"),
     Target("rnn-cuda", "cuda", ("float32",), ("T=64 B=32 I=256 H=256 lstm", "T=64 B=32 I=256 H=256 gru"), "cupy", 1.5,
            op="rnn", module="rnn", promise="RNN (LSTM, GRU, SimpleRNN) on GPU: significantly improved",
            why="a step-by-step composition of GEMM and elementwise calls pays one launch per gate per step; fusing "

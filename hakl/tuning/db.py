@@ -85,6 +85,43 @@ class Key:
         return (self.op, self.backend, self.fingerprint, self.dtype, self.bucket, self.flags)
 
 
+EXPORT_FORMAT = "hakl-tuning-export/1"
+_TEXT = {"op", "backend", "fingerprint", "dtype", "bucket", "flags", "shape", "variant", "config", "source_hash",
+         "version", "status", "error"}
+
+
+def _export_rows(doc: Any) -> dict[str, list[tuple]]:
+    """The rows of an export document, per table in column order (measurements without
+    their id); raises ValueError naming the first thing that is wrong."""
+    if not isinstance(doc, dict) or doc.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
+        raise ValueError(f"not a hakl tuning export (expected a JSON object with format {EXPORT_FORMAT!r})")
+    out = {}
+    for table, columns in COLUMNS.items():
+        entries = doc.get(table, [])
+        if not isinstance(entries, list):
+            raise ValueError(f"{table!r} must be a list of rows")
+        wanted = columns[1:] if table == "measurements" else columns
+        rows = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not set(wanted) <= set(entry):
+                raise ValueError(f"{table}[{i}] lacks columns {sorted(set(wanted) - set(entry or {}))}")
+            for c in wanted:
+                v = entry[c]
+                ok = (v is None or isinstance(v, str)) if c in _TEXT else \
+                    (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+                if not ok:
+                    raise ValueError(f"{table}[{i}].{c} = {v!r} has the wrong type")
+            for c in ("config", "shape"):
+                if c in wanted and entry[c] is not None:
+                    try:
+                        json.loads(entry[c])
+                    except ValueError:
+                        raise ValueError(f"{table}[{i}].{c} is not JSON: {entry[c]!r}") from None
+            rows.append(tuple(entry[c] for c in wanted))
+        out[table] = rows
+    return out
+
+
 def _log_extents(bucket: str) -> tuple[float, ...]:
     return tuple(math.log2(max(int(d), 1)) for d in bucket.split("x")) if bucket else ()
 
@@ -315,11 +352,63 @@ class TuningDB:
     def choices(self) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT * FROM choices ORDER BY op, backend, dtype, bucket")
 
+    def measured(self, key: Key, version: str) -> list[dict[str, Any]]:
+        """The measurements recorded for `key` by hakl `version`, oldest first."""
+        cur = self.conn.execute(
+            "SELECT * FROM measurements WHERE op=? AND backend=? AND fingerprint=? AND dtype=? AND bucket=?"
+            " AND flags=? AND version=? ORDER BY id", (*key.row(), version))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
     def measurements(self) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT * FROM measurements ORDER BY id")
 
     def verdicts(self) -> Iterator[dict[str, Any]]:
         return self._rows("SELECT * FROM verdicts ORDER BY op, backend, dtype, bucket, variant")
+
+    # ---- moving rows between machines -----------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """Every row, as `merge` on another machine takes it."""
+        return {"format": EXPORT_FORMAT, "path": str(self.path),
+                **{table: list(self._rows(f"SELECT * FROM {table}")) for table in COLUMNS}}
+
+    def merge(self, doc: Any) -> dict[str, int]:
+        """Add the rows of another database's `export` (a machine with no shared
+        filesystem); returns the rows added per table. Rows are keyed by device
+        fingerprint, so another device's rows never touch this device's; for the same
+        key a choice or verdict replaces this one only when it was made later, and a
+        measurement already here is not added twice. The whole document is checked
+        before anything is written, and written in one transaction: a malformed one
+        raises ValueError saying what is wrong and changes nothing."""
+        rows = _export_rows(doc)
+        added = dict.fromkeys(COLUMNS, 0)
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for row in rows["measurements"]:
+                columns = COLUMNS["measurements"][1:]  # a new id here
+                match = " AND ".join(f"{c} IS ?" for c in columns)
+                if conn.execute(f"SELECT 1 FROM measurements WHERE {match}", row).fetchone() is None:
+                    conn.execute(f"INSERT INTO measurements ({', '.join(columns)}) VALUES "
+                                 f"({', '.join('?' * len(columns))})", row)
+                    added["measurements"] += 1
+            for table, key_columns in (("choices", 6), ("verdicts", 10)):
+                columns = COLUMNS[table]
+                keys = ", ".join(columns[:key_columns])
+                update = ", ".join(f"{c}=excluded.{c}" for c in columns[key_columns:])
+                for row in rows[table]:
+                    before = conn.total_changes
+                    conn.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))}) ON CONFLICT "
+                                 f"({keys}) DO UPDATE SET {update} WHERE excluded.created > {table}.created", row)
+                    added[table] += conn.total_changes - before
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise ValueError(f"the tuning database {self.path} did not take the rows ({exc}); nothing changed") \
+                from None
+        self.generation += 1
+        return added
 
     def clear(self) -> None:
         self.generation += 1

@@ -18,7 +18,7 @@ from .. import __version__
 from ..backends import get as get_backend
 from ..op import Op, Problem, Variant
 from . import db as tuning_db, space, timing, verify
-from .db import Choice, Verdict
+from .db import Choice, Key, Verdict
 from .keys import key_for
 
 
@@ -50,38 +50,61 @@ def plan(op: Op, problem: Problem, budget: int = 32) -> list[tuple[Variant, dict
             for c in space.candidates(v, problem, budget)]
 
 
-def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
-         progress: Callable[[Measurement], None] | None = None) -> TuneResult:
-    backend = get_backend(problem.backend)
-    backend.require()
-    db = tuning_db.current()
-    key = key_for(op, problem)
-    rng = np.random.default_rng()
-    host_inputs = op.sample(problem, rng)
-    expected = op.reference(problem, *host_inputs)
-    input_sets = timing.rotating_inputs(backend, host_inputs)
-    nbytes = op.nbytes(problem)
-    result = TuneResult(problem)
+class Trial:
+    """One problem's inputs and float64 reference, made once, on which candidates are
+    measured (here, or in a sweep's worker on its own device)."""
 
-    for variant, config in plan(op, problem, budget):
+    def __init__(self, op: Op, problem: Problem, repeat: int = 10):
+        self.op, self.problem, self.repeat = op, problem, repeat
+        self.backend = get_backend(problem.backend)
+        self.backend.require()
+        self.rng = np.random.default_rng()
+        self.host_inputs = op.sample(problem, self.rng)
+        self.expected = op.reference(problem, *self.host_inputs)
+        self.input_sets = timing.rotating_inputs(self.backend, self.host_inputs)
+        self.nbytes = op.nbytes(problem)
+
+    def measure(self, variant: Variant, config: dict) -> Measurement:
         # An op that writes its inputs in place gets fresh copies per candidate: none sees
         # (or is verified against) what the previous one wrote.
-        sets = timing.rotating_inputs(backend, host_inputs) if op.mutates else input_sets
-        m = _measure(op, problem, variant, config, backend, sets, host_inputs, expected, nbytes, repeat, rng)
+        sets = timing.rotating_inputs(self.backend, self.host_inputs) if self.op.mutates else self.input_sets
+        return _measure(self.op, self.problem, variant, config, self.backend, sets, self.host_inputs,
+                        self.expected, self.nbytes, self.repeat, self.rng)
+
+
+def record(db, key: Key, problem: Problem, variant: Variant, config: dict, m: Measurement) -> None:
+    """A measurement and, for a verified or rejected candidate, its verdict, into `db`."""
+    if m.status in ("ok", "rejected"):
+        verify.remember(key, variant, config, Verdict("ok" if m.status == "ok" else "rejected", m.error, None), db)
+    db.record(key, problem.shape, variant.name, config, variant.source_hash(), __version__,
+              m.seconds, m.gbps, m.status, m.error)
+
+
+def choose(db, key: Key, op: Op, problem: Problem, measurements: list[Measurement]) -> Choice | None:
+    """The fastest verified measurement becomes the key's choice (None when none verified)."""
+    verified = [m for m in measurements if m.status == "ok"]
+    if not verified:
+        return None
+    best = min(verified, key=lambda m: m.seconds)
+    variant = op.variant(problem.backend, best.variant)
+    choice = Choice(best.variant, best.config, variant.source_hash(), __version__, best.seconds)
+    db.choose(key, choice)  # bumps the database's generation: dispatch's memo refills
+    return choice
+
+
+def tune(op: Op, problem: Problem, budget: int = 32, repeat: int = 10,
+         progress: Callable[[Measurement], None] | None = None) -> TuneResult:
+    db = tuning_db.current()
+    trial = Trial(op, problem, repeat)
+    key = key_for(op, problem)
+    result = TuneResult(problem)
+    for variant, config in plan(op, problem, budget):
+        m = trial.measure(variant, config)
         result.measurements.append(m)
-        if m.status in ("ok", "rejected"):
-            verify.remember(key, variant, config, Verdict("ok" if m.status == "ok" else "rejected", m.error, None), db)
-        db.record(key, problem.shape, variant.name, config, variant.source_hash(), __version__,
-                  m.seconds, m.gbps, m.status, m.error)
+        record(db, key, problem, variant, config, m)
         if progress is not None:
             progress(m)
-
-    verified = [m for m in result.measurements if m.status == "ok"]
-    if verified:
-        best = min(verified, key=lambda m: m.seconds)
-        variant = op.variant(problem.backend, best.variant)
-        result.choice = Choice(best.variant, best.config, variant.source_hash(), __version__, best.seconds)
-        db.choose(key, result.choice)  # bumps the database's generation: dispatch's memo refills
+    result.choice = choose(db, key, op, problem, result.measurements)
     return result
 
 

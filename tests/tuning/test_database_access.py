@@ -173,3 +173,51 @@ def test_a_database_that_stops_taking_writes_moves_to_memory_and_keeps_its_rows(
         assert on_disk.execute("SELECT count(*) FROM choices").fetchone()[0] == 1  # nothing lost
     finally:
         on_disk.close()
+
+
+def test_an_export_merges_into_another_machines_database_and_a_bad_one_changes_nothing(tmp_path):
+    """Rows of another device land beside this one's; the same key keeps the later choice;
+    measurements are not doubled; a malformed export is refused whole."""
+    import hakl
+    from hakl.tuning.db import Choice, Key, TuningDB
+
+    here, there = TuningDB(tmp_path / "here.sqlite"), TuningDB(tmp_path / "there.sqlite")
+    mine = Key("softmax", "cpu", "fp-here", "float32", "64x64", "()")
+    theirs = Key("softmax", "cpu", "fp-there", "float32", "64x64", "()")
+    here.choose(mine, Choice("numba_rows", {"grain": 1}, "h1", hakl.__version__, 1e-3))
+    here.record(mine, (64, 64), "numba_rows", {"grain": 1}, "h1", hakl.__version__, 1e-3, 1.0, "ok")
+    there.choose(theirs, Choice("onednn", {}, "h2", hakl.__version__, 5e-4))
+    there.record(theirs, (64, 64), "onednn", {}, "h2", hakl.__version__, 5e-4, 2.0, "ok")
+    there.choose(mine, Choice("numpy", {}, "h3", hakl.__version__, 9e-3))  # made later than here's
+    doc = there.export()
+
+    before = here.export()
+    bad = json.loads(json.dumps(doc))
+    bad["choices"][0]["seconds"] = "fast"
+    with pytest.raises(ValueError, match=r"choices\[0\].seconds"):
+        here.merge(bad)
+    with pytest.raises(ValueError, match="not a hakl tuning export"):
+        here.merge([1, 2, 3])
+    assert here.export() == before  # nothing changed
+
+    added = here.merge(doc)
+    assert added == {"measurements": 1, "choices": 2, "verdicts": 0}
+    assert here.lookup(theirs).variant == "onednn"  # another device's row, beside this one's
+    assert here.lookup(mine).variant == "numpy"  # the later choice for the same key
+    assert here.merge(doc) == {"measurements": 0, "choices": 0, "verdicts": 0}  # idempotent
+    assert len(list(here.measurements())) == 2
+
+
+def test_cache_import_refuses_a_corrupt_file_with_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from hakl.cli import app
+
+    broken = tmp_path / "export.json"
+    broken.write_text('{"format": "hakl-tuning-export/1", "choices": [')
+    result = CliRunner().invoke(app, ["cache", "import", str(broken)])
+    assert result.exit_code == 2 and "refused, nothing changed" in result.output
+    out = tmp_path / "good.json"
+    assert CliRunner().invoke(app, ["cache", "export", str(out)]).exit_code == 0
+    result = CliRunner().invoke(app, ["cache", "import", str(out)])
+    assert result.exit_code == 0 and "added" in result.output
