@@ -12,10 +12,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 from . import backends  # noqa: E402
+from .kernels.activation import (elu, elu_grad, exp, exp_grad, gelu, gelu_grad, log, log_grad, relu,  # noqa: E402
+                                 relu_grad, sigmoid, sigmoid_grad, softplus, softplus_grad, sqrt, sqrt_grad, tanh,
+                                 tanh_grad)
 from .kernels.argsort import argsort, argsort_grad, sort, sort_grad, sort_with_indices  # noqa: E402
 from .kernels.cast import cast, cast_grad  # noqa: E402
+from .kernels.cross_entropy import (cross_entropy, cross_entropy_grad, cross_entropy_with_grad,  # noqa: E402
+                                    softmax_with_cross_entropy)
 from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
 from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
+from .kernels.elementwise import (add, add_grad, divide, divide_grad, maximum, maximum_grad, minimum,  # noqa: E402
+                                  minimum_grad, multiply, multiply_grad, pow, pow_grad, subtract, subtract_grad)
 from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
 from .kernels.stack import stack, unstack  # noqa: E402
 from . import custom  # noqa: E402
@@ -44,7 +51,12 @@ def device_of(array: Any) -> str:
 __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
            "dropout", "dropout_forward", "dropout_backward", "manual_seed", "cast", "cast_grad",
            "stack", "unstack", "cumsum", "cumsum_grad", "argsort", "argsort_grad", "sort", "sort_grad",
-           "sort_with_indices"]
+           "sort_with_indices", "cross_entropy", "cross_entropy_grad", "cross_entropy_with_grad",
+           "softmax_with_cross_entropy",
+           "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "add_grad", "subtract_grad",
+           "multiply_grad", "divide_grad", "maximum_grad", "minimum_grad", "pow_grad",
+           "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "elu", "gelu", "softplus", "relu_grad", "tanh_grad",
+           "sigmoid_grad", "exp_grad", "log_grad", "sqrt_grad", "elu_grad", "gelu_grad", "softplus_grad"]
 
 # Last: a plugin module ($HAKL_PLUGINS) may import hakl while it loads.
 custom.load_plugins()

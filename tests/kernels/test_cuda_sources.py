@@ -42,20 +42,26 @@ def nvcc_compile(source: str, defines: dict[str, Any] | None = None, arch: str =
 
 def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple[str, str, dict]]:
     """{unit key: (label, source, defines)} for every compiled variant of `ops` on
-    `backend`, every dtype its conformance runs, every flag set, and every configuration in its space (plus
-    its default) of the largest conformance problem the variant supports (the
-    largest unrolls the most); identical units once."""
+    `backend`, every dtype its conformance runs and every flag set, of the largest
+    conformance problem the variant supports (the largest unrolls the most): every
+    configuration in its space for float32 (else the first dtype) and for the widest
+    dtype (the most registers), the default configuration for the others (their type's
+    code paths); identical units once."""
     units: dict[tuple, tuple[str, str, dict]] = {}
     for op in ops:
+        dtypes = op.test_dtypes(backend)
+        every_config = {"float32" if "float32" in dtypes else dtypes[0],
+                        max(dtypes, key=lambda d: np.dtype(d).itemsize)}
         for variant in op.for_backend(backend):
             if variant.compile_unit is None:
                 continue
-            for dtype in op.test_dtypes(backend):
+            for dtype in dtypes:
                 problems = [p for p, _ in op.cases(backend, dtype, np.random.default_rng(0), False)
                             if variant.supports(p)]
                 largest = max((p.size for p in problems), default=0)
                 for problem in (p for p in problems if p.size == largest):
-                    for config in variant.configs(problem) + [variant.default_config(problem)]:
+                    configs = variant.configs(problem) if dtype in every_config else []
+                    for config in configs + [variant.default_config(problem)]:
                         source, defines = variant.compile_unit(problem, config)
                         key = (source_hash(source), tuple(sorted(defines.items())))
                         units.setdefault(key, (f"{op.name}/{variant.name} {dtype} {problem.shape} {config}",
@@ -63,11 +69,16 @@ def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple
     return units
 
 
+_compiled: set[tuple] = set()  # units an earlier op's test compiled (argsort and sort share theirs)
+
+
 @pytest.mark.parametrize("op_name", sorted(OPS))
 def test_every_cuda_unit_compiles(op_name):
     units = compile_units([OPS[op_name]])
     if not units:
         pytest.skip(f"{op_name} has no compiled CUDA variant")
+    units = {k: u for k, u in units.items() if k not in _compiled}
+    _compiled.update(units)
 
     def attempt(unit: tuple[str, str, dict]) -> str | None:
         label, source, defines = unit

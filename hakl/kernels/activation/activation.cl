@@ -1,0 +1,88 @@
+// Activations and their gradients in OpenCL C (PoCL on CPUs, the NVIDIA driver on GPUs).
+//
+// Defines: KIND = dtype (0 float16, storage only, computed in float; 1 float32; 2 float64).
+// The function code (FNS in __init__.py), forward / gradient, the params and the
+// elements per work-item are run-time arguments: one program per dtype.
+
+#if KIND == 2
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double S;
+typedef double C;
+#define LOAD(p, i) ((p)[i])
+#define STORE(p, i, v) ((p)[i] = (v))
+#elif KIND == 1
+typedef float S;
+typedef float C;
+#define LOAD(p, i) ((p)[i])
+#define STORE(p, i, v) ((p)[i] = (v))
+#else
+typedef half S;
+typedef float C;
+#define LOAD(p, i) vload_half((i), (p))
+#define STORE(p, i, v) vstore_half_rte((v), (i), (p))
+#endif
+
+#define K_TANH ((C)0.7978845608028654)
+#define S1_2 ((C)0.7071067811865476)
+#define I2P ((C)0.3989422804014327)
+
+// tanh, exactly ±1 beyond |u| = 20 (where it rounds to ±1 in double too): PoCL's float
+// tanh gave NaN for large finite arguments and 1 - 2^-24 near 40; NaN passes through.
+inline C tanh_c(C u) { return fabs(u) > (C)20 ? copysign((C)1, u) : tanh(u); }
+
+inline C forward(int fn, C x, C alpha, C beta, C threshold)
+{
+    switch (fn) {
+    case 0: return (x > 0 || x != x) ? x : (C)0;
+    case 1: return tanh_c(x);
+    case 2: return (C)1 / ((C)1 + exp(-x));
+    case 3: return exp(x);
+    case 4: return log(x);
+    case 5: return sqrt(x);
+    case 6: return x > 0 ? x : alpha * expm1(x);
+    case 7: return x == -INFINITY ? (C)0 : (C)0.5 * x * erfc(-x * S1_2);
+    // 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation of 1 + tanh u for x < 0
+    case 8: return x == -INFINITY ? (C)0 : x / ((C)1 + exp((C)-2 * K_TANH * (x + (C)0.044715 * x * x * x)));
+    default: return beta * x > threshold ? x : log1p(exp(beta * x)) / beta;
+    }
+}
+
+inline C backward(int fn, C s, C d, C alpha, C beta, C threshold)
+{
+    switch (fn) {
+    case 0: return s > 0 ? d : (C)0;
+    case 1: return d * ((C)1 - s * s);
+    case 2: return d * s * ((C)1 - s);
+    case 3: return d * s;
+    case 4: return d / s;
+    case 5: return (C)0.5 * d / s;
+    case 6: return s > 0 ? d : d * alpha * exp(s);
+    case 7: return d * ((C)0.5 * erfc(-s * S1_2) + s * I2P * exp((C)-0.5 * s * s));
+    case 8: {
+        C u = K_TANH * (s + (C)0.044715 * s * s * s);
+        if (fabs(u) > (C)20)  // tanh is ±1: the limits (reference.backward)
+            return u > 0 ? d : (C)0;
+        // 0.5 (1 + tanh u) = g = sigmoid(2u), 0.5 (1 - tanh^2 u) = 2 g (1 - g): no cancellation for u < 0
+        C g = (C)1 / ((C)1 + exp((C)-2 * u)), h = (C)1 / ((C)1 + exp((C)2 * u));
+        return d * (g + (C)2 * s * g * h * K_TANH * ((C)1 + (C)3 * (C)0.044715 * s * s));
+    }
+    default: return beta * s > threshold ? d : d / ((C)1 + exp(-beta * s));
+    }
+}
+
+// out[i] = f(x[i]) (grad = 0) or f'(x[i], d[i]) (grad = 1); `items` elements per
+// work-item, adjacent work-items on adjacent elements.
+kernel void act(global const S* x, long x_off, global const S* d, long d_off, global S* out, long n, int fn,
+                int grad, C alpha, C beta, C threshold, int items)
+{
+    long gid = get_global_id(0), lanes = get_global_size(0);
+    for (int k = 0; k < items; k++) {
+        long i = gid + k * lanes;
+        if (i < n) {
+            C v = LOAD(x, x_off + i);
+            C r = grad ? backward(fn, v, LOAD(d, d_off + i), alpha, beta, threshold)
+                       : forward(fn, v, alpha, beta, threshold);
+            STORE(out, i, r);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+"""elementwise on the CPU: NumPy's arithmetic (the baseline) and one numba kernel.
+
+The numba kernel walks the output (its merged shape, at most MAXD axes) in runs
+along the last axis: a run is a contiguous stretch of the output whose inputs are
+each contiguous (stride 1) or one repeated value (stride 0, a broadcast last
+axis), so the inner loop is a unit-stride loop LLVM vectorises. Same-shape inputs
+are one run of n elements; (4096, 4096) + (4096,) is 4096 runs of 4096; a scalar
+operand is a run with one stride 0. The op is a run-time code: LLVM hoists the
+switch out of each inner loop (measured: as fast as a loop per op, and one
+specialisation per dtype instead of one per dtype and op).
+
+Parallelism: cast's thread pool (parallel_for) hands each thread a contiguous range
+of the flat output; a call below `grain` elements (the framework's 4x8 adds) runs
+on the calling thread with no pool hand-off. A plain nogil kernel compiles in a
+fraction of a prange one (cast's measurement) and is cached on disk.
+
+float16 travels as uint16 bits and computes in float32 (cast's halfbits). Bytes moved
+at minimum: the output and each input once (nbytes in __init__).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.extending import overload
+
+from ...op import Problem, Variant
+from ..cast.cpu import parallel_for
+from ..cast.halfbits import f32_to_half, half_to_f32
+from . import CODES, baseline
+
+# error_model="numpy": x / 0 is ±inf or NaN, as in IEEE, not a ZeroDivisionError.
+_OPTS = dict(cache=True, nogil=True, error_model="numpy")
+_JIT = dict(cache=True, error_model="numpy")
+
+
+def _load(a, i):
+    """a[i] in the compute type (float16 bits -> float32)."""
+
+
+@overload(_load, jit_options=_JIT)
+def _load_impl(a, i):
+    if a.dtype == types.uint16:
+        return lambda a, i: half_to_f32(a[i])
+    return lambda a, i: a[i]
+
+
+def _store(out, i, v):
+    """out[i] = v in out's dtype (float32 -> float16 bits)."""
+
+
+@overload(_store, jit_options=_JIT)
+def _store_impl(out, i, v):
+    if out.dtype == types.uint16:
+        def store(out, i, v):
+            out[i] = f32_to_half(np.float32(v))
+        return store
+
+    def plain(out, i, v):
+        out[i] = v
+    return plain
+
+
+def _divide(a, b):
+    pass
+
+
+@overload(_divide, jit_options=_JIT)
+def _divide_impl(a, b):
+    if isinstance(a, types.Integer):  # never called: divide takes floats (the branch must type)
+        return lambda a, b: a
+    return lambda a, b: a / b
+
+
+def _power(a, b):
+    pass
+
+
+@overload(_power, jit_options=_JIT)
+def _power_impl(a, b):
+    if isinstance(a, types.Integer):
+        return lambda a, b: a
+    return lambda a, b: a ** b
+
+
+def _log(a):
+    pass
+
+
+@overload(_log, jit_options=_JIT)
+def _log_impl(a):
+    if isinstance(a, types.Integer):
+        return lambda a: a
+    return lambda a: np.log(a)
+
+
+def _const(a, v):
+    """v in a's type."""
+
+
+@overload(_const, jit_options=_JIT)
+def _const_impl(a, v):
+    if isinstance(a, types.Float) and a.bitwidth == 32:
+        return lambda a, v: np.float32(v)
+    if isinstance(a, types.Float):
+        return lambda a, v: np.float64(v)
+    if a.bitwidth == 32:
+        return lambda a, v: np.int32(v)
+    return lambda a, v: np.int64(v)
+
+
+@njit(inline="always", **_OPTS)
+def _apply(op, a, b):
+    zero, one = _const(a, 0), _const(a, 1)
+    if op == 0:
+        return a + b
+    if op == 1:
+        return a - b
+    if op == 2:
+        return a * b
+    if op == 3:
+        return _divide(a, b)
+    if op == 4:
+        return a if (a >= b or a != a) else b
+    if op == 5:
+        return a if (a <= b or a != a) else b
+    if op == 6:
+        return _power(a, b)
+    if op == 7:
+        return -(a * b)
+    if op == 8:
+        return one if a > b else zero
+    if op == 9:
+        return one if a <= b else zero
+    if op == 10:
+        return one if a < b else zero
+    if op == 11:
+        return one if a >= b else zero
+    if op == 12:
+        return zero if b == 0 else b * _power(a, b - one)
+    if b >= 0 and a == 0:
+        return zero
+    return _power(a, b) * _log(a)
+
+
+@njit(**_OPTS)
+def _run(x, y, out, op, shape, xst, yst, lo, hi):
+    """out[lo:hi] (flat) = op(x, y) over the merged shape; x, y flat with element strides
+    xst, yst per axis (0 where broadcast)."""
+    nd = shape.size
+    inner = shape[nd - 1]
+    sx, sy = xst[nd - 1], yst[nd - 1]
+    pos = lo
+    while pos < hi:
+        row, off = pos // inner, pos % inner
+        m = min(inner - off, hi - pos)
+        xo, yo, r = off * sx, off * sy, row
+        for k in range(nd - 2, -1, -1):
+            i = r % shape[k]
+            r //= shape[k]
+            xo += i * xst[k]
+            yo += i * yst[k]
+        o = out[pos:pos + m]
+        if sx == 1 and sy == 1:
+            a, b = x[xo:xo + m], y[yo:yo + m]
+            for j in range(m):
+                _store(o, j, _apply(op, _load(a, j), _load(b, j)))
+        elif sy == 0 and sx == 1:
+            a, bv = x[xo:xo + m], _load(y, yo)
+            for j in range(m):
+                _store(o, j, _apply(op, _load(a, j), bv))
+        elif sx == 0 and sy == 1:
+            av, b = _load(x, xo), y[yo:yo + m]
+            for j in range(m):
+                _store(o, j, _apply(op, av, _load(b, j)))
+        else:
+            v = _apply(op, _load(x, xo), _load(y, yo))
+            for j in range(m):
+                _store(o, j, v)
+        pos += m
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint16) if a.dtype == np.float16 else a
+
+
+def strides(shape: tuple[int, ...], full: tuple[int, ...]) -> np.ndarray:
+    """Element strides of a contiguous array of `shape` read along `full` (0 where it is 1)."""
+    st, acc = [0] * len(shape), 1
+    for k in range(len(shape) - 1, -1, -1):
+        st[k] = acc if shape[k] != 1 or full[k] == 1 else 0
+        acc *= shape[k]
+    return np.array(st, np.int64)
+
+
+def _numba(problem: Problem, config: dict):
+    op, grain = np.int64(CODES[problem.flag("op")]), config["grain"]
+
+    def launch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        shape = tuple(max(a, b) for a, b in zip(x.shape, y.shape))
+        out = np.empty(shape, x.dtype)
+        n = out.size
+        if n:
+            full = np.array(shape, np.int64)
+            parallel_for(_run, n, grain, _bits(x).reshape(-1), _bits(y).reshape(-1), _bits(out).reshape(-1), op,
+                         full, strides(x.shape, shape), strides(y.shape, shape))
+        return out
+
+    return launch
+
+
+def variants() -> list[Variant]:
+    return [
+        Variant("numba", "cpu", _numba, space={"grain": (1 << 15, 1 << 17, 1 << 19)},
+                default=lambda p: {"grain": 1 << 17}),
+        Variant("numpy", "cpu", baseline.arithmetic("numpy"), baseline=True),
+    ]
