@@ -282,19 +282,25 @@ def _print_rows(dev, backend, copy_bps, rows) -> None:
 
 
 @app.command()
-def check(device: Optional[list[str]] = typer.Option(None), quick: bool = typer.Option(True)) -> None:
+def check(device: Optional[list[str]] = typer.Option(None), quick: bool = typer.Option(True),
+          op: Optional[list[str]] = typer.Option(None, help="only these ops (default: every one)")) -> None:
     """The conformance suite: every variant x dtype against the float64 reference."""
     from .conformance import check_variant
 
+    unknown = sorted(set(op or ()) - set(_ops()))
+    if unknown:
+        raise typer.BadParameter(f"unknown op {', '.join(unknown)}; known: {', '.join(sorted(_ops()))}")
     failed = 0
     table = Table("op", "backend", "variant", "dtype", "cases", "result")
-    for name, op in sorted(_ops().items()):
-        for v in op.variants:
+    for name, declared in sorted(_ops().items()):
+        if op and name not in op:
+            continue
+        for v in declared.variants:
             b = backends.get(v.backend)
             if (device and v.backend not in device) or not b.available:
                 continue
-            for dt in op.test_dtypes(v.backend):  # the op's declared domain on that backend
-                rep = check_variant(op, v, dt, quick=quick)
+            for dt in declared.test_dtypes(v.backend):  # the op's declared domain on that backend
+                rep = check_variant(declared, v, dt, quick=quick)
                 if rep.checked == 0:
                     continue
                 failed += bool(rep.failures)

@@ -61,7 +61,8 @@ def test_tune_rejects_unknown_op():
 
 
 def test_check_runs_the_conformance_suite_on_cpu():
-    result = runner.invoke(app, ["check", "--device", "cpu"])
+    # one family here: tests/test_ops.py runs the same check over every op
+    result = runner.invoke(app, ["check", "--device", "cpu", "--op", "softmax", "--op", "softmax_grad"])
     assert result.exit_code == 0, result.output
     assert "softmax" in result.output and "ok" in result.output
 

@@ -508,7 +508,7 @@ def test_hakl_check_lists_a_plugin_op(tmp_path):
     module, name, variant = _plugin(tmp_path)
     env = dict(os.environ, HAKL_PLUGINS=module,
                PYTHONPATH=os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p))
-    command = [sys.executable, "-m", "hakl", "check", "--device", "cpu"]
+    command = [sys.executable, "-m", "hakl", "check", "--device", "cpu", "--op", name, "--op", "softmax"]
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if name in line]

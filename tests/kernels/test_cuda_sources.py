@@ -44,14 +44,12 @@ def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple
     """{unit key: (label, source, defines)} for every compiled variant of `ops` on
     `backend`, every dtype its conformance runs and every flag set, of the largest
     conformance problem the variant supports (the largest unrolls the most): every
-    configuration in its space for float32 (else the first dtype) and for the widest
-    dtype (the most registers), the default configuration for the others (their type's
-    code paths); identical units once."""
+    configuration in its space for float32 (else the first dtype), the default
+    configuration for the others (their type's code paths); identical units once."""
     units: dict[tuple, tuple[str, str, dict]] = {}
     for op in ops:
         dtypes = op.test_dtypes(backend)
-        every_config = {"float32" if "float32" in dtypes else dtypes[0],
-                        max(dtypes, key=lambda d: np.dtype(d).itemsize)}
+        every_config = "float32" if "float32" in dtypes else dtypes[0]
         for variant in op.for_backend(backend):
             if variant.compile_unit is None:
                 continue
@@ -60,7 +58,7 @@ def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple
                             if variant.supports(p)]
                 largest = max((p.size for p in problems), default=0)
                 for problem in (p for p in problems if p.size == largest):
-                    configs = variant.configs(problem) if dtype in every_config else []
+                    configs = variant.configs(problem) if dtype == every_config else []
                     for config in configs + [variant.default_config(problem)]:
                         source, defines = variant.compile_unit(problem, config)
                         key = (source_hash(source), tuple(sorted(defines.items())))
