@@ -151,17 +151,18 @@ def test_backward_with_and_without_lse_in_place_and_training(device, rng):
             xs, ls, ds = _on(device, x, label, d)
             g1 = _np(cross_entropy_grad(xs, ls, ds, reduction=reduction, axis=axis))
             g2 = _np(cross_entropy_grad(xs, ls, ds, reduction=reduction, axis=axis, lse=lse))
-            np.testing.assert_allclose(g2, g1, rtol=1e-4, atol=1e-7)
+            # two float32 paths to the same gradient (entries up to 1): a few eps apart
+            np.testing.assert_allclose(g2, g1, rtol=1e-4, atol=1e-6)
             tl, tg = cross_entropy_with_grad(xs, ls, reduction=reduction, axis=axis)
-            np.testing.assert_allclose(_np(tg), g1, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(_np(tg), g1, rtol=1e-4, atol=1e-6)
             np.testing.assert_allclose(_np(tl), _np(loss), rtol=1e-6)
             buf = hakl.asarray(x.copy(), device=device)  # the gradient into the logits' own buffer
             assert cross_entropy_grad(buf, ls, ds, reduction=reduction, axis=axis, out=buf) is buf
-            np.testing.assert_allclose(_np(buf), g1, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(_np(buf), g1, rtol=1e-4, atol=1e-6)
             buf = hakl.asarray(x.copy(), device=device)
             _, same = cross_entropy_with_grad(buf, ls, reduction=reduction, axis=axis, inplace=True)
             assert same is buf
-            np.testing.assert_allclose(_np(buf), g1, rtol=1e-4, atol=1e-7)
+            np.testing.assert_allclose(_np(buf), g1, rtol=1e-4, atol=1e-6)
 
 
 
