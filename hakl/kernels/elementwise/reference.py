@@ -13,8 +13,9 @@ def _where_nonzero(mask, value):
     return np.where(mask, value, 0.0)
 
 
-def apply(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """op(a, b) with NumPy broadcasting, in a's (common) dtype; every code the kernels know."""
+def apply(xp, op: str, a, b, dtype):
+    """op(a, b) with broadcasting on NumPy or CuPy arrays, in `dtype`: every code the kernels
+    know (the reference calls it in float64, the baselines in the problem's dtype)."""
     if op == "add":
         return a + b
     if op == "subtract":
@@ -24,20 +25,28 @@ def apply(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if op == "divide":
         return a / b
     if op == "maximum":
-        return np.maximum(a, b)
+        return xp.maximum(a, b)
     if op == "minimum":
-        return np.minimum(a, b)
+        return xp.minimum(a, b)
     if op == "pow":
-        return np.power(a, b)
+        return xp.power(a, b)
     if op == "negmul":
         return -(a * b)
-    if op in ("gt", "le", "lt", "ge"):
-        mask = {"gt": a > b, "le": a <= b, "lt": a < b, "ge": a >= b}[op]
-        return np.broadcast_to(mask, np.broadcast_shapes(a.shape, b.shape)).astype(a.dtype)
-    if op == "pow_dx":  # d/da a**b = b * a**(b-1); 0 where b == 0 (torch's convention)
-        return np.where(b == 0, 0.0, b * np.power(a, b - 1)).astype(a.dtype)
-    if op == "pow_dy":  # d/db a**b = a**b * log(a); 0 where a == 0 and b >= 0
-        return np.where((a == 0) & (b >= 0), 0.0, np.power(a, b) * np.log(a)).astype(a.dtype)
+    if op == "gt":
+        return (a > b).astype(dtype)
+    if op == "le":
+        return (a <= b).astype(dtype)
+    if op == "lt":
+        return (a < b).astype(dtype)
+    if op == "ge":
+        return (a >= b).astype(dtype)
+    if dtype == np.float16:  # the partials' several steps in float32, rounded once
+        a, b = a.astype(np.float32), b.astype(np.float32)
+    zero = xp.zeros((), a.dtype)
+    if op == "pow_dx":
+        return xp.where(b == 0, zero, b * xp.power(a, b - 1)).astype(dtype)
+    if op == "pow_dy":
+        return xp.where((a == 0) & (b >= 0), zero, xp.power(a, b) * xp.log(a)).astype(dtype)
     raise ValueError(f"unknown elementwise op {op!r}")
 
 
@@ -45,6 +54,6 @@ def forward(problem: Problem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     op = problem.flag("op")
     with np.errstate(all="ignore"):
         if problem.np_dtype.kind in "iu":
-            return apply(op, x, y)
-        out = apply(op, x.astype(np.float64), y.astype(np.float64))
+            return apply(np, op, x, y, x.dtype)
+        out = apply(np, op, x.astype(np.float64), y.astype(np.float64), np.float64)
         return out.astype(problem.dtype).astype(np.float64)
