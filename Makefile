@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n auto --dist loadgroup
 
 # asv's machine name matches `hakl bench`'s (cpu-2core, h100) so both land on one dashboard page.
 MACHINE ?= $(shell $(PY) -c "import hakl.backends as b, hakl.bench as h; print(h.machine_name('cuda' if b.get('cuda').available else 'cpu'))")

@@ -316,7 +316,10 @@ def check(device: Optional[list[str]] = typer.Option(None), quick: bool = typer.
 @app.command()
 def report(results: Optional[list[Path]] = typer.Option(None, help="asv results dirs (default: the suite's)"),
            records: Optional[Path] = typer.Option(None, help="`hakl bench` records (default: <cache>/bench)"),
-           out: Path = typer.Option(Path("reports"), help="pages go to <out>/<machine>/index.html"),
+           out: Path = typer.Option(Path("reports"), help="pages go to <out>/<machine>/index.html, "
+                                    "the index over every machine to <out>/index.html"),
+           snapshots: Optional[Path] = typer.Option(None, help="committed snapshots, <dir>/<machine>/raw/ "
+                                                    "(default: --out)"),
            compare: Optional[tuple[Path, Path]] = typer.Option(None, help="BASE NEW: list regressions"),
            threshold: float = typer.Option(1.1, help="slow-down ratio that counts as a regression")) -> None:
     """The dashboard from asv results and bench records, or regressions between two result sets."""
@@ -327,7 +330,8 @@ def report(results: Optional[list[Path]] = typer.Option(None, help="asv results 
         code, text = regression.compare(compare[0], compare[1], threshold)
         console.print(text, markup=False, highlight=False)
         raise typer.Exit(code)
-    pages = regression.report(results or [regression.default_results_dir()], records or cache_dir() / "bench", out)
+    pages = regression.report(results or [regression.default_results_dir()], records or cache_dir() / "bench", out,
+                              snapshots=snapshots or out)
     if not pages:
         console.print("[yellow]no results found; run `make bench` or `hakl bench` first")
         raise typer.Exit(1)

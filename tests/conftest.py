@@ -50,3 +50,12 @@ def isolated_tuning_db(tmp_path, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Tests marked big_memory share one xdist group (`--dist loadgroup`): one worker runs them
+    in turn, so two multi-GiB allocations never meet on a 24 GiB machine."""
+    for item in items:
+        if item.get_closest_marker("big_memory"):
+            item.add_marker(pytest.mark.xdist_group("big_memory"))

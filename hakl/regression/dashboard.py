@@ -35,9 +35,15 @@ img{max-width:100%} .note{color:#666;font-size:13px} h2{border-bottom:1px solid 
 """
 
 
+# On load, each page counts its plots that decoded (a headless browser reads it back:
+# tests/regression/test_dashboard.py).
+LOADED = ("<script>addEventListener('load',()=>{document.body.dataset.plotsLoaded="
+          "[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length})</script>")
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90)  # every figure is tight_layout()ed: no second draw
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -257,14 +263,80 @@ def render(machine: str, results: list[Result], target_list: list[tg.Target], so
                          f"src='data:image/png;base64,{history_plot(op, runs, nbytes)}'>")
     if not ops:
         parts.append("<p>No timing results for this machine.</p>")
-    parts.append("</body></html>")
+    parts.append(LOADED + "</body></html>")
+    return "\n".join(parts)
+
+
+def machines_plot(op: str, ms: list[Measurement]) -> str:
+    """Base64 PNG: hakl's fraction of its own machine's copy bandwidth on every case each
+    machine ran, one bar per (machine, device, dtype, case), coloured by machine."""
+    plt = _pyplot()
+    rows = sorted((m for m in ms if m.impl == "hakl" and m.frac_copy is not None),
+                  key=lambda m: (m.machine, m.device, m.dtype, m.case))
+    machines = list(dict.fromkeys(m.machine for m in rows))
+    palette = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.22 * max(len(rows), 1)))
+    for i, m in enumerate(rows):
+        ax.barh(i, m.frac_copy, color=palette(machines.index(m.machine) % 10),
+                label=m.machine if m.machine not in {r.machine for r in rows[:i]} else None)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{m.machine} {m.device} {m.dtype} {m.case}" for m in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="k", ls="--", lw=1)
+    ax.set_xlabel("hakl's GB/s as a fraction of the machine's copy bandwidth (same run)")
+    ax.set_title(f"{op} on every machine", fontsize=10)
+    if rows:
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
+def render_index(results: list[Result], target_list: list[tg.Target], sources: Sequence[str]) -> str:
+    """The site's front page: every machine (its devices, newest run, targets met) and,
+    per op, one plot across the machines."""
+    ms = res.measurements(results)
+    rows = []
+    for machine in sorted({r.machine for r in results}):
+        mine = [r for r in results if r.machine == machine]
+        devices = sorted({(m.device, m.device_name or "", m.copy_gbps) for m in ms
+                          if m.machine == machine and m.copy_gbps}, key=lambda d: d[0])
+        seen: dict[str, str] = {}
+        for device, name, copy in devices:  # one line per device: its first run's name and copy
+            seen.setdefault(device, f"{device}: {name} ({copy:.0f} GB/s copy)")
+        newest = max((r.date for r in mine), default=0.0)
+        date = datetime.datetime.fromtimestamp(newest / 1e3, datetime.timezone.utc).date() if newest else "-"
+        counts = defaultdict(int)
+        for status in tg.evaluate(target_list, mine, machine):
+            counts[status.status] += 1
+        summary = ", ".join(f"{counts[k]} {k}" for k in (tg.MET, tg.MISSED, tg.PARTIAL, tg.UNMEASURED, tg.PENDING)
+                            if counts[k])
+        rows.append(f"<tr><td><a href='{_esc(machine)}/index.html'>{_esc(machine)}</a></td>"
+                    f"<td>{'<br>'.join(_esc(v) for v in seen.values()) or '-'}</td><td>{_esc(date)}</td>"
+                    f"<td>{_esc(summary) or '-'}</td>"
+                    f"<td class=num>{len({m.op for m in ms if m.machine == machine})}</td></tr>")
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>hakl — all machines</title>"
+             f"<style>{CSS}</style></head><body><h1>hakl benchmarks — all machines</h1>",
+             f"<p class=note>Generated {datetime.datetime.now().isoformat(timespec='seconds')} from "
+             f"{_esc(', '.join(sources))}. Each machine's page has its plots, tables, targets and history; "
+             "below, each op on every machine as a fraction of that machine's copy bandwidth.</p>",
+             "<table><tr><th>machine</th><th>devices</th><th>newest run</th><th>release-note targets</th>"
+             "<th>ops</th></tr>" + "".join(rows) + "</table>"]
+    for op in sorted({m.op for m in ms}):
+        parts.append(f"<h2 id='{_esc(op)}'>{_esc(op)}</h2>")
+        parts.append(f"<img class=op-plot data-op='{_esc(op)}' alt='{_esc(op)}: fraction of copy per machine' "
+                     f"src='data:image/png;base64,{machines_plot(op, [m for m in ms if m.op == op])}'>")
+    parts.append(LOADED + "</body></html>")
     return "\n".join(parts)
 
 
 def report(results_dirs: Sequence[Path] = (), records_dir: Path | None = None, out_dir: Path = Path("reports"),
-           targets: list | None = None) -> list[Path]:
-    """Write <out_dir>/<machine>/index.html for every machine found in the asv
-    results dirs and the `hakl bench` records; returns the pages written."""
+           targets: list | None = None, snapshots: Path | None = None) -> list[Path]:
+    """Write <out_dir>/<machine>/index.html for every machine found in the asv results
+    dirs, the `hakl bench` records and the committed snapshots (<snapshots>/<machine>/raw/,
+    see results.load_snapshots), and <out_dir>/index.html over all of them; returns the
+    pages written, the index last (none when there are no results)."""
     results: list[Result] = []
     sources = []
     for d in results_dirs:
@@ -274,6 +346,11 @@ def report(results_dirs: Sequence[Path] = (), records_dir: Path | None = None, o
     if records_dir is not None and Path(records_dir).exists():
         results.extend(res.load_records(Path(records_dir)))
         sources.append(str(records_dir))
+    if snapshots is not None and Path(snapshots).is_dir():
+        found = res.load_snapshots(Path(snapshots))
+        if found:
+            results.extend(found)
+            sources.append(f"{snapshots}/*/raw")
     target_list = tg.load() if targets is None else targets
     pages = []
     for machine in sorted({r.machine for r in results}):
@@ -281,4 +358,8 @@ def report(results_dirs: Sequence[Path] = (), records_dir: Path | None = None, o
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(render(machine, [r for r in results if r.machine == machine], target_list, sources))
         pages.append(page)
+    if pages:
+        index = Path(out_dir) / "index.html"
+        index.write_text(render_index(results, target_list, sources))
+        pages.append(index)
     return pages

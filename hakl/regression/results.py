@@ -302,6 +302,20 @@ def load_records(folder: Path) -> list[Result]:
     return [r for f in files for r in read_record(f)]
 
 
+def load_snapshots(root: Path) -> list[Result]:
+    """The committed snapshots under `root` (reports/): every `<root>/<machine>/raw/` holds
+    `hakl bench` records (*.json) and optionally asv results (raw/asv-results/); their
+    results are that folder's machine, whatever name the run gave itself."""
+    out: list[Result] = []
+    for raw in sorted(Path(root).glob("*/raw")):
+        machine = raw.parent.name
+        found = load_records(raw)
+        if (raw / "asv-results").is_dir():
+            found += load_asv(raw / "asv-results")
+        out.extend(dataclasses.replace(r, machine=machine) for r in found)
+    return out
+
+
 # ---- either -------------------------------------------------------------------
 
 def load(path: Path) -> list[Result]:
@@ -374,20 +388,21 @@ def measurements(results: list[Result]) -> list[Measurement]:
     bench` records both have a case, asv's is kept and the record fills gaps."""
     latest = [r for r in latest_run(results) if r.unit == "seconds" and r.value is not None
               and r.op is not None and r.param("impl") is not None]
-    case_info: dict[tuple, dict] = {}
+    # A record names a bandwidth-scale case by its size, "(524288, 32) axis=-1"; asv by
+    # its pattern, "(*, 32) axis=-1": a record's case joins the asv case it fits.
+    patterns = {(r.machine, r.op, r.param("shape")) for r in latest if not r.benchmark.startswith(BENCH_PREFIX)
+                and "*" in (r.param("shape") or "")}
+    for i, r in enumerate(latest):
+        if r.benchmark.startswith(BENCH_PREFIX):
+            fit = next((p for m, op, p in patterns if (m, op) == (r.machine, r.op) and fits(p, r.param("shape"))),
+                       None)
+            if fit is not None:
+                latest[i] = dataclasses.replace(r, params=tuple((k, fit if k == "shape" else v) for k, v in r.params))
+    case_info: dict[tuple, dict] = {}  # after the renaming: a record's bytes join its asv case
     for r in latest:
         if r.dispatch:
             case_info.setdefault((r.machine, r.op, r.param("device"), r.param("dtype"), r.param("shape")),
                                  r.dispatch)
-    # A record names a bandwidth-scale case by its size, "(524288, 32) axis=-1"; asv by
-    # its pattern, "(*, 32) axis=-1": a record's case joins the asv case it fits.
-    patterns = {r.param("shape") for r in latest if not r.benchmark.startswith(BENCH_PREFIX)
-                and "*" in (r.param("shape") or "")}
-    for i, r in enumerate(latest):
-        if r.benchmark.startswith(BENCH_PREFIX):
-            fit = next((p for p in patterns if fits(p, r.param("shape"))), None)
-            if fit is not None:
-                latest[i] = dataclasses.replace(r, params=tuple((k, fit if k == "shape" else v) for k, v in r.params))
     chosen: dict[tuple, Result] = {}
     for r in sorted(latest, key=lambda r: r.benchmark.startswith(BENCH_PREFIX)):
         chosen.setdefault((r.machine, r.op) + r.params, r)

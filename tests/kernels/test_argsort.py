@@ -139,7 +139,7 @@ def test_dtypes_on_cpu_take_every_declared_dtype(rng):
         np.testing.assert_array_equal(argsort(x, stable=True), np.argsort(x, axis=-1, kind="stable"))
 
 
-@pytest.mark.slow
+@pytest.mark.big_memory
 def test_sort_past_2_31_elements_on_cpu():
     """int8 values past 2^31 elements (the counting path: int64 positions all the way);
     an argsort that large needs 16 GiB of indices, more than this machine lends a test:

@@ -130,7 +130,7 @@ def _available_bytes() -> int:
         return 0
 
 
-@pytest.mark.slow
+@pytest.mark.big_memory
 @pytest.mark.skipif(_available_bytes() < 8 << 30, reason="needs 8 GiB of free memory")
 def test_numba_kernel_indexes_past_2_31_elements():
     """int8 -> uint8 over 2**31 + 16 elements (4 GiB in and out) through the numba kernel:

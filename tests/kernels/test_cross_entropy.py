@@ -242,7 +242,7 @@ def test_reduction_is_deterministic_and_the_cpu_variants_serve(rng):
     assert dispatch.select(CROSS_ENTROPY, cols).variant.name == "numba_cols"
 
 
-@pytest.mark.slow
+@pytest.mark.big_memory
 def test_float16_past_2_to_the_31_elements_far_rows():
     """The 2.0.1 overflow fix: 65537 rows of 32768 float16 logits (2^31 + 2^15 elements, 4 GiB).
     Untouched rows are calloc'd zero pages (no memory is used for them); the last rows hold

@@ -190,7 +190,7 @@ def test_inputs_are_not_modified(rng):
 NVCC = shutil.which("nvcc")
 
 
-@pytest.mark.slow
+@pytest.mark.big_memory
 def test_more_than_2_to_the_31_elements_on_cpu():
     """A float16 scan over 2**31 + 16 elements (4 GiB in and out) through the numba row
     kernel: ones at 0, 2**31 - 1 and 2**31, so a 32-bit index (wrapping to negative)

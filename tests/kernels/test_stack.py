@@ -169,7 +169,7 @@ def test_read_only_inputs_stack_on_every_cpu_variant(rng):
             np.testing.assert_array_equal(np.asarray(got).reshape(7, 3, 5), np.stack(xs, axis=1))
 
 
-@pytest.mark.slow
+@pytest.mark.big_memory
 def test_more_than_2_to_the_31_elements_on_cpu():
     """Two int8 inputs of 2**30 + 8 elements along axis 0: the numba kernel's indices
     pass 2**31 (a 32-bit index would wrap and write the second half over the first)."""

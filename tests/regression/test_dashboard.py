@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -58,7 +61,7 @@ def test_page_is_valid_and_has_one_plot_per_op(tmp_path):
     results = write_suite(tmp_path / "results", seed=1)
     write_suite(results, seed=2, commit="b" * 40, date_ms=1_700_100_000_000, slow={("cast", "(*, 1024) axis=-1", "hakl"): 2})
     pages = report([results], tmp_path / "no-records", tmp_path / "out")
-    assert pages == [tmp_path / "out" / "testbox" / "index.html"]
+    assert pages == [tmp_path / "out" / "testbox" / "index.html", tmp_path / "out" / "index.html"]
     page = parse(pages[0])
     op_plots = [i for i in page.images if i.get("class") == "op-plot"]
     assert sorted(i["data-op"] for i in op_plots) == sorted(SUITE)
@@ -113,7 +116,7 @@ def test_report_tolerates_bad_inputs(tmp_path):
     (records / "other.json").write_text("[1, 2, 3]")
     with pytest.warns(res.ResultWarning):
         pages = report([results, tmp_path / "absent"], records, tmp_path / "out")
-    assert [p.parent.name for p in pages] == ["testbox"]
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in pages] == ["testbox/index.html", "index.html"]
     parse(pages[0])
 
 
@@ -142,3 +145,51 @@ def test_targets_are_declared_once_and_fit_their_benchmarks():
     for t in targets:
         if t not in tg.PENDING_TARGETS:
             assert set(t.shapes) <= labels[t.op], f"{t.id}: {set(t.shapes) - labels[t.op]} are not cases of {t.op}"
+
+
+def _snapshot(root, machine, device, speedup, asv_seed=None):
+    """A committed snapshot as reports/<machine>/raw/ holds it: a record, maybe asv results."""
+    write_record(root / machine / "raw", machine="named-by-the-run", device=device, speedup=speedup)
+    if asv_seed is not None:
+        write_suite(root / machine / "raw" / "asv-results", machine=machine, seed=asv_seed)
+
+
+def test_index_covers_every_machine_under_the_snapshots(tmp_path):
+    snapshots = tmp_path / "reports"
+    _snapshot(snapshots, "gpu-box", "cuda", 5.0)
+    _snapshot(snapshots, "cpu-box", "cpu", 2.0, asv_seed=1)
+    pages = report([], None, tmp_path / "site", snapshots=snapshots)
+    names = [p.relative_to(tmp_path / "site").as_posix() for p in pages]
+    assert names == ["cpu-box/index.html", "gpu-box/index.html", "index.html"]  # the folder names the machine
+    index = parse(pages[-1])
+    machines = {r[0]: r for r in index.rows if r and r[0] in ("cpu-box", "gpu-box")}
+    assert set(machines) == {"cpu-box", "gpu-box"}
+    assert "cuda: Test GPU (2800 GB/s copy)" in machines["gpu-box"][1]
+    assert any("met" in cell or "partial" in cell for cell in machines["gpu-box"])
+    ops = {m.op for m in res.measurements(res.load_snapshots(snapshots))}
+    assert sorted(i["data-op"] for i in index.images if i.get("class") == "op-plot") == sorted(ops)
+    assert "gpu-box/index.html" in pages[-1].read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+def test_the_committed_site_loads_in_a_headless_browser(tmp_path):
+    """The site `hakl report` builds from the committed reports/ snapshots: every page
+    loads without a script error and every plot decodes (the pages count them on load)."""
+    from hakl.regression import default_results_dir
+
+    snapshots = default_results_dir().parents[1] / "reports"
+    pages = report([], None, tmp_path / "site", snapshots=snapshots)
+    assert pages[-1] == tmp_path / "site" / "index.html"
+    assert {p.parent.name for p in pages[:-1]} == {p.parent.name for p in snapshots.glob("*/raw")}
+    for page in pages:
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                               "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        plots = len(parse(page).images)
+        assert plots > 0, page
+        assert re.search(rf'data-plots-loaded="{plots}"', done.stdout), (page, plots)
+        errors = [line for line in done.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
+        assert not errors, errors
