@@ -4,7 +4,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-EXTRAS ?= onednn,peers,bench,test,distributed
+EXTRAS ?= onednn,peers,bench,test,distributed,train
 
 .PHONY: setup bench test check clean
 
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml Makefile
 	  apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null) || \
 	  echo "warning: could not install PoCL; the OpenCL backend will report itself unavailable"; fi
+	@# Chromium: the dashboard test loads the pages in a headless browser.
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
+	  echo "warning: could not install chromium; the dashboard's browser test will skip"; fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"

@@ -23,6 +23,12 @@ from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
 from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
 from .kernels.elementwise import (add, add_grad, divide, divide_grad, maximum, maximum_grad, minimum,  # noqa: E402
                                   minimum_grad, multiply, multiply_grad, pow, pow_grad, subtract, subtract_grad)
+from .kernels.embedding import embedding, embedding_grad  # noqa: E402
+from .kernels.layer_norm import layer_norm, layer_norm_grad, layer_norm_with_stats  # noqa: E402
+from .kernels.matmul import matmul, matmul_grad  # noqa: E402
+from .kernels.optimizer import adam, adamw, momentum, sgd  # noqa: E402
+from .kernels.reduction import (argmax, max, max_grad, mean, mean_grad, min, min_grad, sum,  # noqa: E402,A004
+                                sum_grad)
 from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
 from .kernels.stack import stack, unstack  # noqa: E402
 from . import custom  # noqa: E402
@@ -56,7 +62,10 @@ __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softma
            "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "add_grad", "subtract_grad",
            "multiply_grad", "divide_grad", "maximum_grad", "minimum_grad", "pow_grad",
            "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "elu", "gelu", "softplus", "relu_grad", "tanh_grad",
-           "sigmoid_grad", "exp_grad", "log_grad", "sqrt_grad", "elu_grad", "gelu_grad", "softplus_grad"]
+           "sigmoid_grad", "exp_grad", "log_grad", "sqrt_grad", "elu_grad", "gelu_grad", "softplus_grad",
+           "sum", "mean", "max", "min", "argmax", "sum_grad", "mean_grad", "max_grad", "min_grad",
+           "matmul", "matmul_grad", "layer_norm", "layer_norm_with_stats", "layer_norm_grad", "embedding",
+           "embedding_grad", "adamw", "adam", "sgd", "momentum"]
 
 # Last: a plugin module ($HAKL_PLUGINS) may import hakl while it loads.
 custom.load_plugins()

@@ -10,6 +10,8 @@ per input set while dispatch is observed, and what it launched is replayed.
 Every `hakl bench` row carries the minimum bytes the op must move, the copy
 bandwidth measured in the same run (the 100% mark), and the speed-up over the
 baseline and the peers, all timed with the backend's own clock on rotating inputs.
+Ops bound by arithmetic (GEMM) declare their flops: their rows add GFLOP/s and the
+fraction of the op's `peak` case on the same device in the same run (a large GEMM).
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ class Case:
     dtypes: tuple[str, ...] | None = None  # only these dtypes (cast's pairs)
     gpu_only: bool = False  # too large for a CPU run
     quick: bool = False  # in `hakl bench --quick`'s short set
+    peak: bool = False  # its GFLOP/s (the best of such cases) is the 100% mark of the op's rows
 
     @property
     def label(self) -> str:
@@ -73,8 +76,9 @@ class Case:
 
 
 def case(*shape: int, parts: int = 1, dtypes: Sequence[str] | None = None, gpu_only: bool = False,
-         quick: bool = False, **kwargs: Any) -> Case:
-    return Case(tuple(shape), tuple(kwargs.items()), parts, tuple(dtypes) if dtypes else None, gpu_only, quick)
+         quick: bool = False, peak: bool = False, **kwargs: Any) -> Case:
+    return Case(tuple(shape), tuple(kwargs.items()), parts, tuple(dtypes) if dtypes else None, gpu_only, quick,
+                peak)
 
 
 # A peer gets the device, the input sets on that device and the case's kwargs, and
@@ -285,6 +289,13 @@ class Prepared:
     def nbytes(self) -> int:
         return sum(int(launch.op.nbytes(launch.problem)) for launch in self.launches[0])
 
+    def flops(self) -> int | None:
+        """The arithmetic of one call, where every op it launches declares its flops."""
+        launches = self.launches[0]
+        if any(launch.op.flops is None for launch in launches):
+            return None
+        return sum(int(launch.op.flops(launch.problem)) for launch in launches)
+
     def seconds(self, impl: str, repeat: int = 7) -> float:
         """Device seconds of one `impl` call: the median of `repeat` after warm-up."""
         return statistics.median(self.backend.time(self.runner(impl), warmup=2, repeat=repeat))
@@ -333,6 +344,8 @@ class BenchRow:
     baseline_seconds: float | None
     speedup: float | None
     peers: dict[str, float | None]
+    gflops: float | None = None  # ops that declare their flops
+    frac_peak: float | None = None  # of the op's peak case on this device (peak_fractions)
 
 
 def bench_row(p: Prepared, copy_bps: float, repeat: int = 10) -> BenchRow:
@@ -348,10 +361,24 @@ def bench_row(p: Prepared, copy_bps: float, repeat: int = 10) -> BenchRow:
         except Exception:  # a failing peer leaves a gap, not a crash
             peers[name] = None
     first = p.launches[0][0].selection
-    nbytes = p.nbytes()
+    nbytes, flops = p.nbytes(), p.flops()
     return BenchRow(p.benchmark.op, p.device, p.dtype, list(p.shape), p.label, p.kwargs.get("axis"),
                     "+".join(launch.selection.variant.name for launch in p.launches[0]), first.config,
-                    first.source, t, timing.gbps(nbytes, t), nbytes / t / copy_bps, tb, tb / t, peers)
+                    first.source, t, timing.gbps(nbytes, t), nbytes / t / copy_bps, tb, tb / t, peers,
+                    None if flops is None else flops / t / 1e9)
+
+
+def peak_fractions(rows: list[BenchRow], measured: Sequence[tuple[Benchmark, str, Case]]) -> None:
+    """Set each row's frac_peak: its GFLOP/s over the best of its op's `peak` cases in the
+    same dtype among `rows` (one device's run; `measured` are the rows' cases, in order)."""
+    best: dict[tuple[str, str], float] = {}
+    for row, (_, _, c) in zip(rows, measured):
+        if c.peak and row.gflops:
+            best[(row.op, row.dtype)] = max(best.get((row.op, row.dtype), 0.0), row.gflops)
+    for row in rows:
+        peak = best.get((row.op, row.dtype))
+        if peak and row.gflops is not None:
+            row.frac_peak = row.gflops / peak
 
 
 def _per_call_seconds(fn: Callable[[], Any], repeat: int, samples: int = 7) -> float:
@@ -393,6 +420,21 @@ def dispatch_overhead_us(device: str = "cpu") -> float:
         hakl.softmax(x)
     (launch,) = seen
     return max(_best_per_call(backend, lambda: hakl.softmax(x)) - _best_per_call(backend, launch.replay), 0.0) * 1e6
+
+
+def framework_overhead_us(device: str = "cpu") -> float:
+    """Microseconds `a + b` on two hakl.framework Tensors (4x8 float32, recorded on the
+    tape) spends above the `hakl.add` call it makes: the framework's per-op cost."""
+    import hakl
+    import hakl.framework as paddle
+
+    backend = get_backend(device)
+    host = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    x, y = backend.asarray(host), backend.asarray(host)
+    a = paddle.to_tensor(host, place=device, stop_gradient=False)
+    b = paddle.to_tensor(host, place=device, stop_gradient=False)
+    direct = _best_per_call(backend, lambda: hakl.add(x, y))
+    return max(_best_per_call(backend, lambda: a + b) - direct, 0.0) * 1e6
 
 
 def small_calls(shape: tuple[int, ...] = (4, 8)) -> dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]]:

@@ -24,6 +24,9 @@ app = typer.Typer(help="hakl: tuned, verified kernels on CPU, CUDA and OpenCL.",
                   add_completion=False)
 cache_app = typer.Typer(help="Inspect or reset the tuning database.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+train_app = typer.Typer(help="Train a model with hakl.framework (PaddlePaddle 2.0's API on hakl's kernels).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
@@ -243,6 +246,7 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
                 prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
                 rows.append(benchmod.bench_row(prepared, copy_bps))
                 bar.advance(task)
+        benchmod.peak_fractions(rows, cases)
         _print_rows(dev, backend, copy_bps, rows)
         if not rows:
             continue
@@ -271,12 +275,15 @@ def _print_small(rows: list[dict]) -> None:
 
 def _print_rows(dev, backend, copy_bps, rows) -> None:
     peers = sorted({p for r in rows for p in r.peers})
-    table = Table("op", "shape", "dtype", "variant", "ms", "GB/s", "% copy", "x baseline",
-                  *[f"x {p}" for p in peers],
+    compute = any(r.gflops is not None for r in rows)  # a GEMM's rows: GFLOP/s and % of its peak case
+    table = Table("op", "shape", "dtype", "variant", "ms", "GB/s", "% copy", *(("GFLOP/s", "% peak") * compute),
+                  "x baseline", *[f"x {p}" for p in peers],
                   title=f"{dev}: {backend.fingerprint().get('device')} — copy {copy_bps / 1e9:.1f} GB/s")
     for r in rows:
+        flops = (f"{r.gflops:.1f}" if r.gflops is not None else "-",
+                 f"{100 * r.frac_peak:.0f}%" if r.frac_peak is not None else "-")
         table.add_row(r.op, r.label, r.dtype, f"{r.variant} ({r.source})", f"{r.seconds * 1e3:.3f}",
-                      f"{r.gbps:.1f}", f"{100 * r.frac_copy:.0f}%", f"{r.speedup:.2f}",
+                      f"{r.gbps:.1f}", f"{100 * r.frac_copy:.0f}%", *(flops * compute), f"{r.speedup:.2f}",
                       *[f"{r.peers[p] / r.seconds:.2f}" if r.peers.get(p) else "-" for p in peers])
     console.print(table)
 
@@ -383,6 +390,77 @@ def cache_import(source: Path = typer.Argument(..., help="a `hakl cache export` 
         raise typer.Exit(2)
     dispatch.clear_memo()
     console.print(f"{source} -> {db.path}: " + ", ".join(f"{n} {table}" for table, n in added.items()) + " added")
+
+
+@train_app.callback()
+def _train() -> None:
+    """Train a model with hakl.framework."""
+
+
+@train_app.command("digits")
+def train_digits(model: str = typer.Option("mlp", help="mlp (lstm, gru: once hakl's RNN family lands)"),
+                 device: str = typer.Option("cpu", help="cpu, opencl or gpu (hakl's cuda)"),
+                 epochs: int = typer.Option(10, min=1),
+                 batch_size: int = typer.Option(64, min=1),
+                 lr: float = typer.Option(3e-3, help="AdamW's learning rate"),
+                 seed: int = typer.Option(0, help="the split, initial weights, shuffling and dropout follow it"),
+                 plot: Optional[Path] = typer.Option(None, help="write the loss / accuracy curve to this PNG "
+                                                                "(needs matplotlib: the bench extra)")) -> None:
+    """scikit-learn's 8x8 digits: a progress bar, a table per epoch (loss, test accuracy,
+    samples/s, the hakl variants that served) and, last, the test accuracy."""
+    from .framework import digits
+
+    if model not in digits.MODELS:
+        raise typer.BadParameter(f"--model {model!r}: expected one of {', '.join(digits.MODELS)}")
+    try:
+        digits.build(model)  # fails fast, before any data is read, for a model the kernels cannot serve yet
+    except NotImplementedError as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    table = Table("epoch", "loss", "test acc", "samples/s", "variants", title=f"digits, {model} on {device}")
+    with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("train", total=None, epoch=1)
+
+        def on_batch(epoch: int, batch: int) -> None:
+            progress.update(task, completed=batch + 1, epoch=epoch)
+
+        def on_epoch(e) -> None:
+            progress.update(task, completed=0)
+            table.add_row(str(e.epoch), f"{e.loss:.4f}", f"{e.accuracy:.4f}", f"{e.samples_per_s:,.0f}",
+                          ", ".join(e.variants))
+
+        try:
+            curve = digits.train(model, device, epochs, batch_size, lr, seed, on_batch=on_batch, on_epoch=on_epoch)
+        except (RuntimeError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from None
+    console.print(table)
+    if plot is not None:
+        _plot_curve(curve, plot)
+        console.print(f"curve -> {plot}")
+    console.print(f"test accuracy: {curve[-1].accuracy:.4f}", highlight=False)
+
+
+def _plot_curve(curve, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise typer.BadParameter("--plot needs matplotlib (pip install 'hakl[bench]')") from None
+    fig, loss_ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [e.epoch for e in curve]
+    loss_ax.plot(epochs, [e.loss for e in curve], "o-", color="tab:blue")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss", color="tab:blue")
+    acc_ax = loss_ax.twinx()
+    acc_ax.plot(epochs, [e.accuracy for e in curve], "s-", color="tab:green")
+    acc_ax.set_ylabel("test accuracy", color="tab:green")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -163,6 +163,9 @@ class Op:
     reference: Callable[..., Any]  # (problem, *host inputs) -> float64 output(s), or exact for `exact` ops
     sample: Callable[[Problem, np.random.Generator], tuple[np.ndarray, ...]]
     nbytes: Callable[[Problem], int]
+    # The arithmetic it does, for ops bound by it rather than by memory (GEMM): `hakl bench`
+    # reports GFLOP/s beside GB/s where an op declares it.
+    flops: Callable[[Problem], int] | None = None
     tolerances: dict[str, tuple[float, float]] = field(default_factory=dict)
     # How the absolute tolerance grows with the problem (a long sum, an RNN's length): a factor.
     atol_growth: Callable[[Problem], float] = lambda problem: 1.0

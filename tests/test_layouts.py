@@ -69,6 +69,12 @@ CALLS = {
     "argsort": (("float32", "int32", "bool"), lambda x: hakl.argsort(x, axis=-1, stable=True)),
     "sort_descending_axis0": (("float32", "int32"), lambda x: hakl.sort(x, axis=0, descending=True)),
     "sort_grad": (("float32",), lambda x: hakl.sort_grad(x, hakl.argsort(x, axis=-1, stable=True), axis=-1)),
+    "layer_norm": (("float32", "float16"), lambda x: hakl.layer_norm_with_stats(x, x.shape[-2:]) if x.ndim
+                   else hakl.layer_norm(x.reshape(1), 1)),
+    "sum_axes": (("float32", "int32", "bool"), lambda x: hakl.sum(x, axis=(0, -1) if x.ndim == 3 else None)),
+    "max_keepdim": (("float32", "int32"), lambda x: hakl.max(x, axis=-1, keepdim=True)),
+    "argmax": (("float32",), lambda x: hakl.argmax(x, axis=-1)),
+    "mean_grad_axis0": (("float32",), lambda x: hakl.mean_grad(x, hakl.mean(x, axis=0), axis=0)),
 }
 
 

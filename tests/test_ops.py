@@ -16,7 +16,7 @@ from .conftest import variant_params
 @pytest.mark.parametrize("op, variant, dtype", [p for op in OPS.values() for p in variant_params(op)])
 def test_variant_matches_reference(op, variant, dtype):
     report = check_variant(op, variant, dtype, quick=variant.backend in op.conformance_quick)
-    if report.checked == 0:
+    if report.checked == 0 and not report.failures:  # a build that failed on every case is a failure
         pytest.skip(f"{variant.name} supports no {dtype} case (test_every_variant_serves_some_case covers it)")
     assert not report.failures, "\n".join(report.failures[:10])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hakl
 import hakl.backends
-from hakl.bench import dispatch_overhead_us
+from hakl.bench import dispatch_overhead_us, framework_overhead_us
 
 from .common import DEVICES, _Base
 
@@ -40,3 +40,20 @@ class DispatchOverhead(_Base):
 
     def track_dispatch_overhead_us(self, cache, device):
         return dispatch_overhead_us(device)
+
+
+class FrameworkOverhead(_Base):
+    """Microseconds a taped `a + b` on two hakl.framework Tensors (4x8) spends above the
+    hakl.add it calls (target: under 15 us on the 2-core CPU host)."""
+
+    params = [list(DEVICES)]
+    param_names = ["device"]
+    unit = "us"
+
+    def setup(self, cache, device):
+        backend = hakl.backends.get(device)
+        if not backend.available:
+            raise NotImplementedError(f"{device}: {backend.unavailable_reason}")
+
+    def track_framework_overhead_us(self, cache, device):
+        return framework_overhead_us(device)

@@ -14,7 +14,7 @@ executing one costs a few microseconds on top of the work.
     ...         {onednn.ARG_SRC: x, onednn.ARG_DST: y})
 
 Primitives: softmax (forward and backward), reorder (data type and layout conversion:
-cast) and concat (stack). Other ops add a creator beside these and get caching,
+cast), concat (stack) and matmul (strided operands, batch dimensions broadcast). Other ops add a creator beside these and get caching,
 memory objects over NumPy buffers, scratchpads and error checking from what is here.
 
 Threads: the gomp build runs on OpenMP. When OMP_NUM_THREADS is not set, the binding
@@ -77,6 +77,7 @@ ARG_SRC, ARG_DST = 1, 17  # DNNL_ARG_SRC_0 / DNNL_ARG_DST_0, also SRC_LAYER / DS
 ARG_FROM, ARG_TO = ARG_SRC, ARG_DST  # the reorder's aliases of the same two
 ARG_SRC_ITER, ARG_SRC_ITER_C, ARG_DST_ITER, ARG_DST_ITER_C = 2, 3, 18, 19
 ARG_WEIGHTS_LAYER, ARG_WEIGHTS_ITER, ARG_BIAS, ARG_WORKSPACE = 33, 34, 41, 64
+ARG_WEIGHTS = ARG_WEIGHTS_LAYER  # DNNL_ARG_WEIGHTS_0: matmul's second operand
 ARG_SCRATCHPAD = 80
 ARG_DIFF_SRC, ARG_DIFF_DST = 129, 145
 ARG_MULTIPLE_SRC = 1024  # concat's i-th source is ARG_MULTIPLE_SRC + i
@@ -125,6 +126,7 @@ _SIGNATURES: dict[str, list] = {
     "dnnl_primitive_execute": [_P, _P, _I, ctypes.POINTER(_ExecArg)],
     "dnnl_reorder_primitive_desc_create": [_PP, _P, _P, _P, _P, _P],
     "dnnl_concat_primitive_desc_create": [_PP, _P, _P, _I, _I, _PP, _P],
+    "dnnl_matmul_primitive_desc_create": [_PP, _P, _P, _P, _P, _P, _P],
     "dnnl_softmax_forward_primitive_desc_create": [_PP, _P, _I, _I, _P, _P, _I, _P],
     "dnnl_softmax_backward_primitive_desc_create": [_PP, _P, _I, _P, _P, _P, _I, _P, _P],
     "dnnl_version": [],
@@ -346,6 +348,7 @@ class Library:
         self._softmax_dtypes: dict[str, bool] = {}
         self._reorder_pairs: dict[tuple[str, str], bool] = {}
         self._concat_dtypes: dict[str, bool] = {}
+        self._matmul_dtypes: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def call(self, name: str, *args: Any) -> None:
@@ -542,6 +545,50 @@ class Library:
         if known is None:
             known = self._concat_dtypes[name] = name in DATA_TYPES and \
                 self._implemented(lambda: self.concat([(2, 1, 8)] * 2, name, 1))
+        return known
+
+    # ---- matmul -----------------------------------------------------------------
+
+    def matmul(self, src_shape, weights_shape, dtype, src_strides=None, weights_strides=None,
+               dst_dtype=None) -> Primitive:
+        """dst = src @ weights over the last two dimensions: ARG_SRC (..., M, K) and
+        ARG_WEIGHTS (..., K, N) -> ARG_DST (..., M, N), row-major. Both operands have the
+        same rank; a batch dimension of 1 in one of them is broadcast. Strides (in
+        elements, None for row-major) describe views such as a transposed matrix, which
+        the primitive reads in place (an array backing a strided operand must be the
+        C-contiguous array the view was taken of: execute checks its size, not its strides).
+        `dst_dtype` defaults to `dtype`."""
+        src_shape, weights_shape = tuple(int(s) for s in src_shape), tuple(int(s) for s in weights_shape)
+        dtype = _dtype_name(dtype)
+        dst_dtype = dtype if dst_dtype is None else _dtype_name(dst_dtype)
+        src_strides = None if src_strides is None else tuple(int(s) for s in src_strides)
+        weights_strides = None if weights_strides is None else tuple(int(s) for s in weights_strides)
+        if len(src_shape) != len(weights_shape) or len(src_shape) < 2:
+            raise ValueError(f"oneDNN: matmul operands need one rank of at least 2, got {src_shape} and "
+                             f"{weights_shape}")
+        batch = tuple(max(a, b) for a, b in zip(src_shape[:-2], weights_shape[:-2]))
+        dst_shape = batch + (src_shape[-2], weights_shape[-1])
+        key = ("matmul", src_shape, src_strides, weights_shape, weights_strides, dtype, dst_dtype)
+
+        def create(attr):
+            src = self.memory_desc(src_shape, dtype, src_strides)
+            weights = self.memory_desc(weights_shape, dtype, weights_strides)
+            dst = self.memory_desc(dst_shape, dst_dtype)
+            pd = ctypes.c_void_p()
+            self.call("dnnl_matmul_primitive_desc_create", ctypes.byref(pd), self.engine, src.handle,
+                      weights.handle, None, dst.handle, attr)
+            return pd
+
+        return self.primitive(key, create)
+
+    def matmul_supports(self, dtype) -> bool:
+        """Whether this machine's oneDNN implements matmul for `dtype` in and out (f16 needs
+        AVX512-FP16 or AMX; there is no f64 matmul on CPU). Probed once per dtype."""
+        name = _dtype_name(dtype)
+        known = self._matmul_dtypes.get(name)
+        if known is None:
+            known = self._matmul_dtypes[name] = name in DATA_TYPES and \
+                self._implemented(lambda: self.matmul((2, 3), (3, 4), name))
         return known
 
 

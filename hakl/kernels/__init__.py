@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib import import_module
 
 # Adding a family: its folder, and its name here.
-NAMES = ("softmax", "dropout", "cast", "stack", "cumsum", "argsort", "cross_entropy", "elementwise", "activation")
+NAMES = ("softmax", "dropout", "cast", "stack", "cumsum", "argsort", "cross_entropy", "elementwise", "activation",
+         "reduction", "matmul", "layer_norm", "embedding", "optimizer")
 FAMILIES = tuple(import_module(f"{__name__}.{name}") for name in NAMES)
 
 

@@ -24,7 +24,8 @@ from hakl import kernels  # noqa: F401  (registers every family)
 from hakl.op import OPS, Op
 
 NVCC = shutil.which("nvcc")
-pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+# One xdist worker runs them all, so a unit two ops share (argsort and sort) compiles once.
+pytestmark = [pytest.mark.skipif(NVCC is None, reason="nvcc is not installed"), pytest.mark.xdist_group("nvcc")]
 
 
 def nvcc_compile(source: str, defines: dict[str, Any] | None = None, arch: str = "sm_90") -> None:

@@ -213,7 +213,7 @@ def _inputs(name: str) -> tuple[Input, Input]:
     return Input("x", dt), Input("y", dt)
 
 
-def _expand(backend, a: Any, shape: tuple[int, ...]) -> Any:
+def expand(backend, a: Any, shape: tuple[int, ...]) -> Any:
     """a broadcast to `shape`, contiguous (for the rare problems of more than MAXD merged axes)."""
     if backend.name == "cpu":
         return np.ascontiguousarray(np.broadcast_to(a, shape))
@@ -258,7 +258,7 @@ def binary(name: str, x: Any, y: Any) -> Any:
     pattern, shape, xm, ym = collapse(xs, ys)
     x, y = backend.ascontiguous(x), backend.ascontiguous(y)
     if len(shape) > MAXD:
-        x, y = _expand(backend, x, out_shape).reshape(-1), _expand(backend, y, out_shape).reshape(-1)
+        x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
         pattern, shape, xm, ym = "b", (math.prod(out_shape),), (math.prod(out_shape),), (math.prod(out_shape),)
     problem = Problem("elementwise", backend.name, dtype_name(dtype), shape, (("op", name), ("pattern", pattern)))
     out = dispatch.select(ELEMENTWISE, problem).launcher(x.reshape(xm), y.reshape(ym))
@@ -454,4 +454,4 @@ for _name in PUBLIC:
                  (Input("x"), Input("y"), Input("dout", role="grad")), _function_samples(_name, True)),
     )
 
-__all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), "sum_to"]
+__all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), "sum_to", "expand"]

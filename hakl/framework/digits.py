@@ -1,0 +1,105 @@
+"""The training run behind `hakl train digits`: scikit-learn's 8x8 digits (shipped with the
+package, no download), a model written against hakl.framework as Paddle code, AdamW,
+a loss / accuracy curve per epoch, and which hakl variants served it.
+
+The split and every random choice (initial weights, shuffling, dropout) follow `seed`:
+the same seed gives the same curve.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import hakl.framework as paddle
+from hakl.tuning import dispatch
+
+MODELS = ("mlp", "lstm", "gru")
+TEST_SIZE = 360
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    loss: float  # mean training loss over the epoch's batches
+    accuracy: float  # on the held-out test split after the epoch
+    samples_per_s: float
+    variants: list[str] = field(default_factory=list)  # op:variant that served
+
+
+def load(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test): pixels scaled to [0, 1] as float32, labels int64;
+    the test split is TEST_SIZE images chosen by `seed`."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise RuntimeError("the digits data set comes with scikit-learn: pip install 'hakl[train]'") from None
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    test, train = order[:TEST_SIZE], order[TEST_SIZE:]
+    return x[train], y[train], x[test], y[test]
+
+
+def build(model: str, hidden: int = 128) -> paddle.nn.Layer:
+    if model == "mlp":
+        return paddle.nn.Sequential(paddle.nn.Linear(64, hidden), paddle.nn.ReLU(), paddle.nn.Dropout(0.1),
+                                    paddle.nn.Linear(hidden, 10))
+    if model in ("lstm", "gru"):
+        raise NotImplementedError(f"--model {model}: hakl's RNN family (LSTM/GRU kernels) is not built yet; "
+                                  "hakl.framework has no recurrent layers until it lands. Use --model mlp.")
+    raise ValueError(f"--model {model!r}: expected one of {', '.join(MODELS)}")
+
+
+def accuracy(model: paddle.nn.Layer, x: np.ndarray, y: np.ndarray) -> float:
+    model.eval()
+    with paddle.no_grad():
+        pred = paddle.argmax(model(paddle.to_tensor(x)), axis=1)
+        hits = paddle.cast(pred == paddle.to_tensor(y), "float32")
+        value = paddle.mean(hits).item()
+    model.train()
+    return value
+
+
+def train(model: str = "mlp", device: str = "cpu", epochs: int = 10, batch_size: int = 64, lr: float = 3e-3,
+          seed: int = 0, hidden: int = 128, on_batch: Callable[[int, int], None] | None = None,
+          on_epoch: Callable[[Epoch], None] | None = None) -> list[Epoch]:
+    """Train `model` on the digits for `epochs`; `on_batch(epoch, batch)` after each step,
+    `on_epoch(result)` after each epoch. Returns the curve."""
+    paddle.set_device(device)
+    paddle.seed(seed)
+    net = build(model, hidden)
+    x_train, y_train, x_test, y_test = load(seed)
+    loader = paddle.io.DataLoader(paddle.io.TensorDataset([x_train, y_train]), batch_size=batch_size, shuffle=True)
+    opt = paddle.optimizer.AdamW(learning_rate=lr, parameters=net.parameters(), weight_decay=1e-4)
+    loss_fn = paddle.nn.CrossEntropyLoss()
+
+    curve = []
+    for epoch in range(1, epochs + 1):
+        served: set[tuple[str, str]] = set()
+
+        def note(op, problem, selection):
+            served.add((op.name, selection.variant.name))
+            return selection
+
+        start, losses, seen = time.perf_counter(), [], 0
+        with dispatch.observing(note):
+            for i, (xb, yb) in enumerate(loader):
+                loss = loss_fn(net(xb), yb)
+                loss.backward()
+                opt.step()
+                opt.clear_grad()
+                losses.append(loss.item())
+                seen += xb.shape[0]
+                if on_batch is not None:
+                    on_batch(epoch, i)
+        elapsed = time.perf_counter() - start
+        variants = sorted(f"{op}:{v}" for op, v in served)
+        result = Epoch(epoch, float(np.mean(losses)), accuracy(net, x_test, y_test), seen / elapsed, variants)
+        curve.append(result)
+        if on_epoch is not None:
+            on_epoch(result)
+    return curve

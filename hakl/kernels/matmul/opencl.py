@@ -1,0 +1,111 @@
+"""matmul on OpenCL: the kernels of matmul.cl (one program per dtype and tile; the
+transposes, sizes and batch strides are run-time arguments).
+
+- naive (baseline): a work-item per output element, k in a loop. (pyopencl has no
+  GEMM: a plain kernel is the baseline, as for cast.)
+- tiled: TSM x TSN outputs per work-group through TSK-deep local-memory tiles, WPTM x
+  WPTN per work-item in registers; tunables tsm, tsn, tsk, wptm, wptn. The defaults:
+  64 x 64 tiles of 4 x 4 per work-item on a GPU (16 x 16 work-items), the m tile cut to
+  16 or 32 for skinny M (an RNN step's batch); 32 x 32 of 4 x 4 on a CPU device, where
+  PoCL runs a work-group's 64 work-items as vectorised loops over one core.
+
+float16 is storage (vload_half / vstore_half) and computes in float, so every device
+takes it; float64 where the device has cl_khr_fp64. Bytes moved at minimum: each operand
+and the result once; 2 M N K flops per batch.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+
+from ...backends import get as get_backend
+from ...op import Problem, Variant
+from . import MATMUL, geometry
+
+SOURCE = Path(__file__).with_name("matmul.cl")
+KIND = {"float16": 0, "float32": 1, "float64": 2}
+TILE = ("tsm", "tsn", "tsk", "wptm", "wptn")
+CPU_TILE = {"tsm": 32, "tsn": 32, "tsk": 16, "wptm": 4, "wptn": 4}
+
+
+@functools.lru_cache(maxsize=None)
+def _source() -> str:
+    return SOURCE.read_text()
+
+
+def _kernel(dtype: str, name: str, tile: dict):
+    backend = get_backend("opencl")
+    backend.require()
+    return backend.kernel(_source(), name, {"KIND": KIND[dtype], **{k.upper(): tile[k] for k in TILE}})
+
+
+def _arguments(backend, problem: Problem, a, b):
+    """The output, the kernel's size arguments (geometry's), M, N and the batch count."""
+    shape, sizes = geometry(problem, a.shape, b.shape)
+    return (backend.empty(shape, a.dtype), sizes, *(int(v) for v in (sizes[0], sizes[1], sizes[7])))
+
+
+def _naive(problem: Problem, config: dict):
+    backend = get_backend("opencl")
+    kernel = _kernel(problem.dtype, "naive", _default(problem))  # one program with the tiled default
+    local = 64 if backend.is_gpu() else 16
+
+    def launch(a, b):
+        out, sizes, m, n, batches = _arguments(backend, problem, a, b)
+        kernel(backend.queue, (-(-n // local) * local, m, batches), (local, 1, 1), *backend.at(a), *backend.at(b),
+               out.data, *sizes)
+        return out
+
+    return launch
+
+
+def _tiled(problem: Problem, config: dict):
+    backend = get_backend("opencl")
+    kernel = _kernel(problem.dtype, "tiled", config)
+    tsm, tsn = config["tsm"], config["tsn"]
+    rtsm, rtsn = tsm // config["wptm"], tsn // config["wptn"]
+
+    def launch(a, b):
+        out, sizes, m, n, batches = _arguments(backend, problem, a, b)
+        kernel(backend.queue, (-(-n // tsn) * rtsn, -(-m // tsm) * rtsm, batches), (rtsn, rtsm, 1),
+               *backend.at(a), *backend.at(b), out.data, *sizes)
+        return out
+
+    return launch
+
+
+def _valid(problem: Problem, config: dict) -> bool:
+    """Whole work-items per tile, a work-group the device takes, tiles in its local memory."""
+    backend = get_backend("opencl")
+    tsm, tsn, tsk, wptm, wptn = (config[k] for k in TILE)
+    if tsm % wptm or tsn % wptn:
+        return False
+    threads = (tsm // wptm) * (tsn // wptn)
+    if not 16 <= threads <= (backend.max_work_group_size() if backend.available else 256):
+        return False
+    if (tsk * tsm) % threads or (tsk * tsn) % threads:
+        return False
+    local = tsk * (tsm + tsn + 2) * (8 if problem.dtype == "float64" else 4)
+    return not backend.available or local <= backend.local_mem_bytes()
+
+
+def _default(problem: Problem) -> dict:
+    if not get_backend("opencl").is_gpu():
+        return dict(CPU_TILE)
+    m = problem.shape[-3]
+    tsm = 16 if m <= 16 else 32 if m <= 32 else 64
+    return {"tsm": tsm, "tsn": 64, "tsk": 16, "wptm": tsm // 16, "wptn": 4}
+
+
+def _supports(problem: Problem) -> bool:
+    return problem.dtype in MATMUL.dtypes("opencl")
+
+
+def variants() -> list[Variant]:
+    return [
+        Variant("tiled", "opencl", _tiled, default=_default, valid=_valid, supports=_supports, sources=(SOURCE,),
+                space={"tsm": (16, 32, 64, 128), "tsn": (16, 32, 64, 128), "tsk": (8, 16, 32),
+                       "wptm": (1, 2, 4, 8), "wptn": (1, 2, 4, 8)}),
+        Variant("naive", "opencl", _naive, baseline=True, supports=_supports, sources=(SOURCE,)),
+    ]

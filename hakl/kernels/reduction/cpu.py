@@ -1,0 +1,198 @@
+"""Reductions on the CPU: the NumPy baseline and two numba kernels that compute the
+package's fixed tree (see hakl/kernels/reduction/__init__.py), so both give the same
+bits as each other and as the GPU kernels' tree.
+
+- rows (inner == 1): a task per chunk of CHUNK elements of a row: 32 lane accumulators
+  take 32 consecutive elements at a time (a unit-stride loop LLVM vectorises: 4 AVX2
+  registers of float32), then fold by halving; the chunk values (one per chunk) then
+  combine level by level, per row (`_tree`). Rows of up to CHUNK elements are one
+  chunk: a task per row, no second pass.
+- columns (inner > 1): a task per (chunk, block of `width` columns): 32 lane rows of
+  accumulators, each row of x added to lane row (i % 32) along the columns (unit
+  stride, vectorised over inner), the same fold and tree.
+
+The op is a run-time code (sum / max / min): one specialisation per dtype, not per op
+(compile time is CI time). argmax is NumPy's (the baseline): its vectorised search is
+hard to beat, and an index is the same whatever the order, so it needs no fixed tree.
+Tasks go to cast's thread pool (parallel_for: a contiguous range of tasks per thread;
+small calls run on the calling thread); how tasks are split never changes the
+arithmetic. max / min run at 0.3-0.7x NumPy's speed (sum at 0.8-1.6x): LLVM vectorises
+their NaN-propagating selects poorly. float16 travels as uint16 bits and accumulates in
+float32. Integers (sum: int64, exact; max / min) are served by the NumPy baseline,
+which has no order to fix. Bytes moved at minimum: x once and the output once (nbytes
+in __init__).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.extending import overload
+
+from ...op import FLOATS, Problem, Variant
+from ..cast.cpu import parallel_for
+from ..cumsum.cpu import _half_to_float
+from . import CHUNK, CODES, LANES, accumulator, baseline, out_dtype
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def _load(x, i):
+    """x[i] in the accumulator type (float16 bits -> float32)."""
+
+
+@overload(_load, jit_options=dict(cache=True))
+def _load_impl(x, i):
+    if x.dtype == types.uint16:
+        return lambda x, i: _half_to_float(x[i])
+    return lambda x, i: x[i]
+
+
+@njit(inline="always", **_OPTS)
+def _combine(op, a, b):
+    """sum (op 0), max (1) or min (2) of a (the earlier elements) and b; NaN propagates as
+    np.maximum. Branch-free: every candidate is computed and one selected, which LLVM
+    vectorises (a branch on op inside the loop it does not unswitch well: max ran 1.6x
+    slower). Every backend's kernels use these same selects (max: a > b ? a : b, then a
+    where a is NaN), so ties of -0.0 and +0.0 resolve alike everywhere."""
+    larger = a if a > b else b
+    smaller = a if a < b else b
+    t = a + b if op == 0 else (larger if op == 1 else smaller)
+    return a if (a != a) & (op != 0) else t
+
+
+@njit(**_OPTS)
+def _rows(x, vals, op, n, m, ident, lanes, lo, hi):
+    """Tasks [lo, hi): chunk t % m of row t // m of x (rows * n, flat) -> vals[t].
+    `lanes` (LANES) arrives as an argument: a constant trip count makes LLVM unroll the
+    lane loop into scalar code, a variable one leaves it to the loop vectoriser."""
+    acc = np.empty(lanes, vals.dtype)
+    for t in range(lo, hi):
+        r = t // m
+        start = (t - r * m) * CHUNK
+        count = min(CHUNK, n - start)
+        xs = x[r * n + start:r * n + start + count]  # slices indexed from 0: LLVM vectorises
+        full = count // lanes
+        acc[:] = ident
+        for s in range(full):
+            block = xs[s * lanes:(s + 1) * lanes]
+            for j in range(lanes):
+                acc[j] = _combine(op, acc[j], _load(block, j))
+        for j in range(count - full * lanes):
+            acc[j] = _combine(op, acc[j], _load(xs, full * lanes + j))
+        off = lanes // 2
+        while off > 0:
+            for j in range(off):
+                acc[j] = _combine(op, acc[j], acc[j + off])
+            off //= 2
+        vals[t] = acc[0]
+
+
+@njit(**_OPTS)
+def _columns(x, vals, op, n, inner, width, ident, lo, hi):
+    """Tasks [lo, hi) over (outer, chunk, column block) of x ((outer, n, inner), flat) ->
+    vals ((outer, m, inner), flat). Flat 1-D slices: 3-d indexing compiled 5x slower."""
+    m = (n + CHUNK - 1) // CHUNK
+    blocks = (inner + width - 1) // width
+    acc = np.empty(LANES * width, vals.dtype)
+    for t in range(lo, hi):
+        o = t // (m * blocks)
+        k = (t - o * m * blocks) // blocks
+        c0 = (t - o * m * blocks - k * blocks) * width
+        w = min(width, inner - c0)
+        start = k * CHUNK
+        acc[:] = ident
+        base = (o * n + start) * inner + c0
+        for p in range(min(CHUNK, n - start)):
+            row = x[base + p * inner:base + p * inner + w]
+            lane = acc[(p % LANES) * width:(p % LANES) * width + w]
+            for c in range(w):
+                lane[c] = _combine(op, lane[c], _load(row, c))
+        off = LANES // 2
+        while off > 0:  # lane j (columns j * width ...) with lane j + off
+            for j in range(off * width):
+                acc[j] = _combine(op, acc[j], acc[j + off * width])
+            off //= 2
+        vals[(o * m + k) * inner + c0:(o * m + k) * inner + c0 + w] = acc[:w]
+
+
+@njit(**_OPTS)
+def _tree(vals, op, lo, hi):
+    """Combine the chunk values vals[o, :, :] (outer, m, inner) level by level, in place,
+    for o in [lo, hi): pairs (2i, 2i + 1), an odd last one carried; the result in [o, 0]."""
+    outer, count, inner = vals.shape
+    for o in range(lo, hi):
+        m = count
+        while m > 1:
+            half = m // 2
+            for i in range(half):
+                for c in range(inner):
+                    vals[o, i, c] = _combine(op, vals[o, 2 * i, c], vals[o, 2 * i + 1, c])
+            if m % 2:
+                vals[o, half, :] = vals[o, m - 1, :]
+            m = half + m % 2
+
+
+def identity(op: str, acc: np.dtype):
+    """What every lane starts from: 0 (sum, mean), -inf (max) or +inf (min)."""
+    return acc.type({"sum": 0.0, "mean": 0.0, "max": -np.inf, "min": np.inf}[op])
+
+
+def finish(problem: Problem, vals: np.ndarray) -> np.ndarray:
+    """The output from the combined values (outer, inner): the sum divided by n in float64
+    for mean, then (every op) rounded to the output dtype (exact for max / min)."""
+    op = problem.flag("op")
+    if op == "mean":
+        vals = vals.astype(np.float64) / problem.shape[1]
+    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in float16
+        return vals.astype(out_dtype(op, problem.dtype), copy=False)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint16) if a.dtype == np.float16 else a
+
+
+def _build(columns: bool):
+    def build(problem: Problem, config: dict):
+        op = problem.flag("op")
+        code, acc = np.int64(CODES[op]), accumulator(problem.dtype)
+        ident, grain = identity(op, acc), config["grain"]
+
+        def launch(x: np.ndarray) -> np.ndarray:
+            outer, n, inner = x.shape
+            m = -(-n // CHUNK)
+            vals = np.empty((outer, m, inner), acc)
+            if columns:
+                width = min(config["width"], inner)
+                parallel_for(_columns, outer * m * -(-inner // width), grain, _bits(x).reshape(-1),
+                             vals.reshape(-1), code, n, inner, width, ident)
+            else:
+                parallel_for(_rows, outer * m, grain, _bits(x).reshape(-1), vals.reshape(-1), code, n, m, ident,
+                             LANES)
+            if m > 1:  # n / CHUNK values per output: serial, a small fraction of the work
+                _tree(vals, code, 0, outer)
+            return finish(problem, vals[:, 0, :])
+
+        return launch
+
+    return build
+
+
+def _supports(columns: bool):
+    # argmax: NumPy's (the baseline), whose vectorised search is hard to beat; an index
+    # is the same whatever the order, so it needs no tree.
+    return lambda p: p.dtype in FLOATS and p.flag("op") != "argmax" and (p.shape[2] > 1) == columns
+
+
+def variants() -> list[Variant]:
+    return [
+        Variant("rows", "cpu", _build(False), space={"grain": (4, 16, 64)}, default=lambda p: {"grain": 16},
+                supports=_supports(False)),
+        Variant("columns", "cpu", _build(True), space={"width": (32, 128, 512), "grain": (1, 8)},
+                default=lambda p: {"width": 128, "grain": 1}, supports=_supports(True)),
+        Variant("numpy", "cpu", baseline.forward("numpy"), baseline=True),
+    ]
+
+
+def grad_variants() -> list[Variant]:
+    # One pass that NumPy's broadcasting already makes: a kernel would add no speed.
+    return [Variant("numpy", "cpu", baseline.backward("numpy"), baseline=True)]

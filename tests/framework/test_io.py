@@ -1,0 +1,69 @@
+"""paddle.save / paddle.load and paddle.io's datasets and DataLoader."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import hakl.framework as paddle
+from hakl.framework import io, nn
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_save_load_round_trips_model_and_optimizer_state(tmp_path, protocol):
+    paddle.seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = paddle.optimizer.AdamW(parameters=model.parameters())
+    model(paddle.to_tensor(np.ones((2, 3), np.float32))).sum().backward()
+    opt.step()
+    paddle.save(model.state_dict(), str(tmp_path / "m.pdparams"), protocol=protocol)
+    paddle.save(opt.state_dict(), str(tmp_path / "m.pdopt"), protocol=protocol)
+    with open(tmp_path / "m.pdparams", "rb") as f:
+        assert f.read(2)[1] == protocol  # the pickle header names the protocol
+    loaded = paddle.load(str(tmp_path / "m.pdparams"))
+    assert list(loaded) == list(model.state_dict()) and isinstance(loaded["0.weight"], paddle.Tensor)
+    other = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    other.set_state_dict(loaded)
+    for a, b in zip(other.parameters(), model.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    fresh = paddle.optimizer.AdamW(parameters=model.parameters())  # state is keyed by parameter name
+    fresh.set_state_dict(paddle.load(str(tmp_path / "m.pdopt")))
+    assert fresh.state_dict().keys() == opt.state_dict().keys()
+    assert isinstance(paddle.load(str(tmp_path / "m.pdparams"), return_numpy=True)["0.bias"], np.ndarray)
+
+
+def test_save_rejects_a_bad_protocol_and_load_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="protocol"):
+        paddle.save({}, str(tmp_path / "x"), protocol=1)
+    with pytest.raises(ValueError, match="does not exist"):
+        paddle.load(str(tmp_path / "nothing"))
+    assert pickle.HIGHEST_PROTOCOL >= 4
+
+
+def test_dataloader_batches_shuffles_with_the_seed_and_drops_the_last():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    y = np.arange(10)
+    data = io.TensorDataset([x, y])
+    assert len(data) == 10 and data[3][1] == 3
+    batches = list(io.DataLoader(data, batch_size=4))
+    assert [b[0].shape for b in batches] == [[4, 1], [4, 1], [2, 1]]
+    assert len(io.DataLoader(data, batch_size=4, drop_last=True)) == 2
+
+    def order(seed):
+        paddle.seed(seed)
+        return np.concatenate([b[1].numpy() for b in io.DataLoader(data, batch_size=3, shuffle=True)])
+
+    first = order(1)
+    assert sorted(first) == list(range(10)) and list(first) != list(range(10))
+    np.testing.assert_array_equal(first, order(1))
+
+    class Squares(io.Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return np.array([i], np.float32), i * i
+
+    (xb, yb), = list(io.DataLoader(Squares(), batch_size=5))
+    np.testing.assert_array_equal(yb.numpy(), [0, 1, 4, 9, 16])

@@ -1,0 +1,168 @@
+"""matmul: NumPy's matmul semantics on every backend (1-D operands, broadcast batches —
+more alternating axes than the kernels index too —, transposes, empty and K = 0), the
+errors, the gradients' reductions over broadcast batch axes against the float64
+formulas, the oneDNN primitive's strided and broadcast operands, and the GFLOP/s
+columns of `hakl bench`. Every variant against the reference: tests/test_ops.py."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import hakl
+from hakl import backends
+from hakl.backends import onednn
+from hakl.bench import Benchmark, Prepared, bench_row, case, peak_fractions
+from hakl.kernels.matmul import bench as matmul_bench
+
+from ..conftest import backend_params
+
+DEVICES = backend_params()
+
+
+def _op(x, transposed):
+    return np.swapaxes(x, -1, -2) if transposed and x.ndim > 1 else x
+
+
+def _close(got, a, b, ta=False, tb=False):
+    want = np.matmul(_op(a.astype(np.float64), ta), _op(b.astype(np.float64), tb))
+    k = a.shape[-2] if ta and a.ndim > 1 else a.shape[-1]
+    assert got.shape == want.shape and got.dtype == a.dtype
+    scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
+    atol = (1e-3 if a.dtype == np.float16 else 8 * np.finfo(a.dtype).eps * math.sqrt(max(k, 1))) * scale
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=0, atol=atol)
+
+
+# (a's shape, b's shape, transpose_a, transpose_b)
+SHAPES = [
+    ((5,), (5,), False, False), ((5,), (3, 5), False, True), ((5, 3), (5,), True, False),
+    ((2, 3, 5), (5,), False, False), ((5,), (4, 5, 3), False, False),
+    ((4, 3, 5), (5, 6), False, False),  # a batched, b not: one (12, 5) @ (5, 6) product
+    ((4, 5, 3), (6, 5), True, True), ((3, 5), (2, 4, 5, 6), False, False),
+    ((2, 1, 3, 5), (4, 5, 6), False, False), ((2, 1, 3, 1, 3, 5), (1, 2, 1, 2, 4, 5), False, True),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_numpy_semantics(device, dtype, rng):
+    backend = backends.get(device)
+    if np.dtype(dtype) not in backend.dtypes():
+        pytest.skip(f"{device} has no {dtype}")
+    for sa, sb, ta, tb in SHAPES:
+        a, b = (rng.standard_normal(s).astype(dtype) for s in (sa, sb))
+        got = hakl.to_numpy(hakl.matmul(backend.asarray(a), backend.asarray(b), transpose_a=ta, transpose_b=tb))
+        _close(got, a, b, ta, tb)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_empty_operands_and_k_zero(device):
+    backend = backends.get(device)
+    for sa, sb, want in (((3, 0), (0, 4), "zeros"), ((2, 0, 5), (5, 4), "empty"), ((0, 3, 5), (5, 4), "empty"),
+                         ((0,), (0,), "zeros"), ((3, 5), (5, 0), "empty")):
+        a, b = np.ones(sa, np.float32), np.ones(sb, np.float32)
+        got = hakl.to_numpy(hakl.matmul(backend.asarray(a), backend.asarray(b)))
+        np.testing.assert_array_equal(got, np.matmul(a, b))
+        assert got.dtype == np.float32 and (got.size == 0) == (want == "empty")
+        # Every product here is empty or has K = 0, so both gradients are zeros (a sum of none).
+        dout = backend.asarray(np.ones(got.shape, np.float32))
+        da, db = hakl.matmul_grad(backend.asarray(a), backend.asarray(b), dout)
+        np.testing.assert_array_equal(hakl.to_numpy(da), np.zeros(sa, np.float32))
+        np.testing.assert_array_equal(hakl.to_numpy(db), np.zeros(sb, np.float32))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: hakl.matmul(np.ones((3, 4)), np.ones((5, 2))), ValueError, r"^matmul: argument 'b' .* has 5 rows but 'a'"),
+    (lambda: hakl.matmul(np.ones((3, 4)), np.ones((3, 2)), transpose_a=True, transpose_b=True), ValueError,
+     r"^matmul: argument 'b' .*transpose_b=True\) has 2 rows"),
+    (lambda: hakl.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 2))), ValueError,
+     r"^matmul: the batch dimensions \(2,\) of 'a' and \(3,\) of 'b' do not broadcast"),
+    (lambda: hakl.matmul(np.ones(()), np.ones(3)), ValueError,
+     r"^matmul: argument 'a' must have at least 1 dimension"),
+    (lambda: hakl.matmul(np.ones(3), np.ones(())), ValueError, r"^matmul: argument 'b' must have at least 1 dim"),
+    (lambda: hakl.matmul(np.ones((2, 2), np.float32), np.ones((2, 2))), TypeError,
+     r"^matmul: argument 'b' has dtype float64 but 'a' has float32"),
+    (lambda: hakl.matmul(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32)), TypeError,
+     r"^matmul: argument 'a' must have a floating dtype"),
+    (lambda: hakl.matmul(np.ones((2, 2)), np.ones((2, 2)), transpose_a=1), TypeError,
+     r"^matmul: argument 'transpose_a' must be a bool"),
+    (lambda: hakl.matmul_grad(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 3))), ValueError,
+     r"^matmul_grad: argument 'dout' has shape \(2, 3\) but the result has \(2, 4\)"),
+    (lambda: hakl.matmul_grad(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4), np.float32)), TypeError,
+     r"^matmul_grad: argument 'dout' has dtype float32 but 'a' has float64"),
+])
+def test_errors_name_the_argument(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+# (a's shape, b's shape, transpose_a, transpose_b): broadcast along a's, b's and both
+# sides' axes, the Linear case (its weight's gradient is one product), and more merged
+# axes than the kernels index.
+GRAD_SHAPES = [((4, 3, 5), (5, 6), False, False), ((4, 3, 5), (6, 5), False, True),
+               ((4, 5, 3), (5, 6), True, False), ((3, 5), (4, 5, 6), False, False),
+               ((2, 1, 5, 3), (1, 4, 6, 5), True, True), ((5,), (2, 5, 3), False, False),
+               ((2, 1, 3, 1, 3, 5), (1, 2, 1, 2, 5, 4), False, False)]
+
+
+def _sum_to(g, shape):
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    return g.sum(axis=tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1), keepdims=True)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradients_sum_over_broadcast_batches(device, rng):
+    backend = backends.get(device)
+    if np.dtype("float64") not in backend.dtypes():
+        pytest.skip(f"{device} has no float64")
+    for sa, sb, ta, tb in GRAD_SHAPES:
+        a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        out = np.matmul(_op(a, ta), _op(b, tb))
+        d = rng.standard_normal(out.shape)
+        d2 = d.reshape(out.shape[:-1] + (1, out.shape[-1])) if a.ndim == 1 else d
+        dopa = np.matmul(d2, np.swapaxes(_op(b, tb), -1, -2))
+        dopb = np.matmul(np.swapaxes(_op(a2, ta), -1, -2), d2)
+        want_a, want_b = _sum_to(_op(dopa, ta), a2.shape).reshape(sa), _sum_to(_op(dopb, tb), sb)
+        da, db = hakl.matmul_grad(*(backend.asarray(x) for x in (a, b, d)), transpose_a=ta, transpose_b=tb)
+        np.testing.assert_allclose(hakl.to_numpy(da), want_a, rtol=1e-12, atol=1e-12, err_msg=f"{sa} {sb}")
+        np.testing.assert_allclose(hakl.to_numpy(db), want_b, rtol=1e-12, atol=1e-12, err_msg=f"{sa} {sb}")
+
+
+@pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")
+def test_onednn_matmul_reads_strided_operands_and_broadcasts(rng):
+    lib = onednn.library()
+    a = rng.standard_normal((3, 1, 5, 4)).astype(np.float32)  # stored (K=5, M=4): read as (4, 5)
+    b = rng.standard_normal((1, 2, 5, 6)).astype(np.float32)
+    src = np.swapaxes(a, -1, -2)
+    prim = lib.matmul(src.shape, b.shape, "float32", [s // 4 for s in src.strides])
+    out = np.empty((3, 2, 4, 6), np.float32)
+    prim.execute({onednn.ARG_SRC: a, onednn.ARG_WEIGHTS: b, onednn.ARG_DST: out})
+    np.testing.assert_allclose(out, np.matmul(src, b), rtol=1e-5, atol=1e-5)
+    assert lib.matmul(src.shape, b.shape, "float32", [s // 4 for s in src.strides]) is prim
+    assert lib.matmul_supports("float32") and not lib.matmul_supports("bool")
+    with pytest.raises(ValueError, match="one rank of at least 2"):
+        lib.matmul((4, 5), (1, 5, 6), "float32")
+
+
+def test_bench_reports_gflops_and_the_fraction_of_the_peak_case():
+    small = Benchmark("matmul", "matmul", "matmul", (case(32, 64, 48, peak=True), case(8, 64, 48, transpose_b=True)),
+                      dtypes=("float32",), inputs=matmul_bench._inputs, call=matmul_bench._call)
+    rows, measured = [], []
+    for c in small.cases:
+        p = Prepared(small, "cpu", "float32", c.label, None, 1 << 12)
+        m, k, n = c.shape
+        assert p.flops() == 2 * m * n * k
+        rows.append(bench_row(p, copy_bps=1e10, repeat=2))
+        measured.append((small, "float32", c))
+    peak_fractions(rows, measured)
+    assert rows[0].frac_peak == 1.0 and rows[1].frac_peak == rows[1].gflops / rows[0].gflops
+    assert all(r.gflops > 0 for r in rows)
+
+
+def test_declared_benchmarks_mark_a_peak_per_device():
+    (declared,) = matmul_bench.BENCHMARKS
+    assert any(c.peak and not c.gpu_only for c in declared.cases)  # the CPU's: square 2048
+    assert any(c.peak and c.gpu_only for c in declared.cases)
+    assert declared.case("(64, 512, 2048) transpose_b=True").quick
