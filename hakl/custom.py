@@ -20,7 +20,9 @@ as "rejected" and never chooses it; a fast correct one becomes the key's choice 
 is what dispatch serves from then on (source "tuned").
 
 Untuned order. Dispatch tries the variants that support a problem by
-`Variant.rank(problem)` (lowest first; ties in declared order), the baseline last.
+`Variant.rank(problem)` (lowest first; ties in declared order), the baseline after
+every rank below `hakl.op.AFTER_BASELINE` (a variant measured slower than the baseline
+on a device says so with a rank at or above it).
 `register_variant` appends the variant and, unless `preferred=True`, adds
 USER_RANK to its rank, so that without a tuned choice every built-in variant that
 supports the problem is tried before it; it then serves untuned only where no other

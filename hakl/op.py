@@ -94,6 +94,19 @@ def pow2_bucket(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 << max(int(d) - 1, 0).bit_length() if d > 1 else int(d) for d in shape)
 
 
+# A variant's rank at or above this puts it behind the baseline in the untuned order:
+# where the baseline was measured faster on the device, the tuner still times the variant.
+AFTER_BASELINE = 1 << 40
+
+
+def untuned_order(variant: "Variant", problem: "Problem") -> tuple[int, int]:
+    """Sort key of the untuned (heuristic) order; sorted() keeps declared order in ties."""
+    if variant.baseline:
+        return (1, 0)
+    rank = variant.rank(problem)
+    return (2, rank) if rank >= AFTER_BASELINE else (0, rank)
+
+
 @dataclass(eq=False)
 class Variant:
     name: str
@@ -104,7 +117,8 @@ class Variant:
     default: Callable[[Problem], dict] | None = None
     valid: Callable[[Problem, dict], bool] = lambda problem, config: True
     # The untuned preference among the variants that support a problem: lowest first,
-    # ties in declared order (a kernel that suits GPUs but not CPU OpenCL devices says so).
+    # ties in declared order (a kernel that suits GPUs but not CPU OpenCL devices says so);
+    # the baseline comes after every rank below AFTER_BASELINE, and before the others.
     rank: Callable[[Problem], int] = lambda problem: 0
     baseline: bool = False
     sources: tuple[Path, ...] = ()

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..backends import get as get_backend
-from ..op import Launcher, Op, Problem, Variant
+from ..op import Launcher, Op, Problem, Variant, untuned_order
 from . import db, tuner, verify
 from .db import Choice, Key, TuningDB
 from .keys import key_for
@@ -130,9 +130,12 @@ def _resolve(op: Op, problem: Problem, variant_name: str | None = None) -> Selec
     ordered: list[tuple[Variant, dict, str]] = []
     if choice is not None:
         ordered.append((next(v for v in candidates if v.name == choice.variant), choice.config, source))
-    # Heuristic order: by rank, then declared order; the baseline last.
-    for variant in sorted(candidates, key=lambda v: (v.baseline, v.rank(problem))):
-        ordered.append((variant, variant.default_config(problem), "fallback" if variant.baseline else "heuristic"))
+    # Heuristic order: by rank, then declared order; the baseline after the ranks below
+    # AFTER_BASELINE (op.untuned_order).
+    # The baseline is the heuristic's choice where it comes first, else the fallback.
+    for i, variant in enumerate(sorted(candidates, key=lambda v: untuned_order(v, problem))):
+        ordered.append((variant, variant.default_config(problem),
+                        "fallback" if variant.baseline and i > 0 else "heuristic"))
     built = []
     for variant, config, source in ordered:
         launcher = _try_build(op, variant, problem, config)

@@ -115,7 +115,7 @@ def test_fingerprint_change_misses(monkeypatch):
     cpu = hakl.backends.get("cpu")
     monkeypatch.setattr(cpu, "_fp_hash", "another-machine")
     dispatch.clear_memo()
-    assert dispatch.select(op, PROBLEM).source == "fallback"
+    assert dispatch.select(op, PROBLEM).source == "heuristic"  # the only variant: the untuned choice
 
 
 def test_autotune_on_first_use(monkeypatch):
@@ -368,7 +368,7 @@ def test_a_neighbour_bucket_takes_the_nearest_tuned_choice_once_verified():
     def counted(problem, config):
         return lambda x: calls.append(x.shape) or x * 2
 
-    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.002,)}, baseline=True),
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.02,)}, baseline=True),
                  Variant("fast", "cpu", counted, rank=lambda p: 1))
     tuner.tune(op, Problem("double_test", "cpu", "float32", (4096, 1024)), repeat=3)
     tuner.tune(op, Problem("double_test", "cpu", "float32", (64, 8)), repeat=3)
@@ -391,3 +391,19 @@ def test_a_stale_nearest_choice_is_ignored():
     near = Problem("double_test", "cpu", "float32", (4096, 1024))
     dispatch.database().choose(key_for(op, near), Choice("fast", {}, "not-its-hash", hakl.__version__, 1e-6))
     assert dispatch.select(op, Problem("double_test", "cpu", "float32", (2048, 1000))).source == "heuristic"
+
+
+def test_a_variant_ranked_after_the_baseline_serves_only_tuned():
+    from hakl.op import AFTER_BASELINE
+
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
+                 Variant("behind", "cpu", _double, rank=lambda p: AFTER_BASELINE),
+                 Variant("ahead", "cpu", _double, rank=lambda p: 5, supports=lambda p: p.shape[0] > 8))
+    big, small = Problem("double_test", "cpu", "float32", (64, 8)), Problem("double_test", "cpu", "float32", (8, 8))
+    assert dispatch.select(op, big).variant.name == "ahead"  # any rank below AFTER_BASELINE goes first
+    chosen = dispatch.select(op, small)
+    assert (chosen.variant.name, chosen.source) == ("slow", "heuristic")  # the baseline leads: not a fallback
+    dispatch.database().choose(key_for(op, small), Choice("behind", {}, op.variant("cpu", "behind").source_hash(),
+                                                          hakl.__version__, 1e-6))
+    dispatch.clear_memo()
+    assert dispatch.select(op, small).variant.name == "behind"  # tuned, it serves

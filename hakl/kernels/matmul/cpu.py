@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...backends import onednn
-from ...op import Problem, Variant
+from ...op import AFTER_BASELINE, Problem, Variant
 from . import baseline
 from .reference import logical
 
@@ -62,6 +62,10 @@ def _onednn(problem: Problem, config: dict):
 
 def variants() -> list[Variant]:
     return [
-        Variant("onednn", "cpu", _onednn, supports=_onednn_supported, sources=(onednn.__file__,)),
+        # Behind OpenBLAS untuned: on znver3 (AVX2) it was as fast or faster at every benchmark
+        # shape, idle and with the machine busy (skinny RNN products 1.1-1.2x); the tuner
+        # times oneDNN where its jit GEMM may win (AVX-512, AMX hosts).
+        Variant("onednn", "cpu", _onednn, supports=_onednn_supported, rank=lambda p: AFTER_BASELINE,
+                sources=(onednn.__file__,)),
         Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True),
     ]
