@@ -105,8 +105,8 @@ def _cpu() -> bool:
 
 
 def _default(problem: Problem) -> dict:
-    if _cpu():
-        return {"wg": 64, "items": 16, "blocked": 0}
+    if _cpu():  # PoCL, 4M float32 add on znver3: 1.9x the simple kernel (items 16 interleaved: 0.35x)
+        return {"wg": 64, "items": 16, "blocked": 1}
     return {"wg": 256, "items": 4, "blocked": 0}
 
 
