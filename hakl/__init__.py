@@ -29,6 +29,7 @@ from .kernels.matmul import matmul, matmul_grad  # noqa: E402
 from .kernels.optimizer import adam, adamw, momentum, sgd  # noqa: E402
 from .kernels.reduction import (argmax, max, max_grad, mean, mean_grad, min, min_grad, sum,  # noqa: E402,A004
                                 sum_grad)
+from .kernels.rnn import rnn, rnn_train  # noqa: E402
 from .kernels.softmax import log_softmax, log_softmax_grad, softmax, softmax_grad  # noqa: E402
 from .kernels.stack import stack, unstack  # noqa: E402
 from . import custom  # noqa: E402
@@ -65,7 +66,7 @@ __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softma
            "sigmoid_grad", "exp_grad", "log_grad", "sqrt_grad", "elu_grad", "gelu_grad", "softplus_grad",
            "sum", "mean", "max", "min", "argmax", "sum_grad", "mean_grad", "max_grad", "min_grad",
            "matmul", "matmul_grad", "layer_norm", "layer_norm_with_stats", "layer_norm_grad", "embedding",
-           "embedding_grad", "adamw", "adam", "sgd", "momentum"]
+           "embedding_grad", "adamw", "adam", "sgd", "momentum", "rnn", "rnn_train"]
 
 # Last: a plugin module ($HAKL_PLUGINS) may import hakl while it loads.
 custom.load_plugins()

@@ -398,11 +398,13 @@ def _train() -> None:
 
 
 @train_app.command("digits")
-def train_digits(model: str = typer.Option("mlp", help="mlp (lstm, gru: once hakl's RNN family lands)"),
+def train_digits(model: str = typer.Option("mlp", help="mlp, lstm (each image as 8 steps of 8 features) or gru"),
                  device: str = typer.Option("cpu", help="cpu, opencl or gpu (hakl's cuda)"),
                  epochs: int = typer.Option(10, min=1),
                  batch_size: int = typer.Option(64, min=1),
                  lr: float = typer.Option(3e-3, help="AdamW's learning rate"),
+                 hidden: Optional[int] = typer.Option(None, min=1, help="hidden width (default: 128 for mlp, "
+                                                                        "64 for lstm and gru)"),
                  seed: int = typer.Option(0, help="the split, initial weights, shuffling and dropout follow it"),
                  plot: Optional[Path] = typer.Option(None, help="write the loss / accuracy curve to this PNG "
                                                                 "(needs matplotlib: the bench extra)")) -> None:
@@ -431,7 +433,9 @@ def train_digits(model: str = typer.Option("mlp", help="mlp (lstm, gru: once hak
                           ", ".join(e.variants))
 
         try:
-            curve = digits.train(model, device, epochs, batch_size, lr, seed, on_batch=on_batch, on_epoch=on_epoch)
+            curve = digits.train(model, device, epochs, batch_size, lr, seed,
+                                 hidden=hidden or (128 if model == "mlp" else 64), on_batch=on_batch,
+                                 on_epoch=on_epoch)
         except (RuntimeError, ValueError) as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(table)

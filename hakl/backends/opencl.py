@@ -201,6 +201,10 @@ class OpenCLBackend(Backend):
         spin(self.queue, (1,), (1,), sink.data, np.int32(self._spin_steps))
 
     def _copy_into(self, dst, src) -> None:
+        if dst.offset or src.offset:  # views inside their buffers (`.data` refuses them)
+            self.cl.enqueue_copy(self.queue, dst.base_data, src.base_data, byte_count=src.nbytes,
+                                 src_offset=src.offset, dst_offset=dst.offset)
+            return
         if src.nbytes % 16:
             self.cl.enqueue_copy(self.queue, dst.data, src.data)
             return

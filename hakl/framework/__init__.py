@@ -11,16 +11,17 @@
 Every numeric step is a hakl Function on the tensor's device ("cpu", "gpu" = hakl's cuda,
 "opencl"); the reverse mode reads each Function's declared Derivative (see tensor.py).
 Parts: Tensor and autograd, paddle.* tensor functions, nn (layers, functional, clip,
-initializer), optimizer (+ lr), regularizer, io (datasets, DataLoader) and save/load.
-Not yet: recurrent layers (no RNN family), amp, the high-level Model API.
+initializer), optimizer (+ lr), regularizer, io (datasets, DataLoader) and save/load,
+amp (auto_cast, decorate, GradScaler), the high-level API (Model, metric, callbacks).
 """
 from __future__ import annotations
 
 from . import device as _device
-from . import io, nn, optimizer, regularizer  # noqa: F401
+from . import amp, callbacks, io, metric, nn, optimizer, regularizer  # noqa: F401
 from .device import (CPUPlace, CUDAPlace, OpenCLPlace, Place, get_default_dtype, get_device,  # noqa: F401
                      is_compiled_with_cuda, set_default_dtype, set_device)
 from .io import load, save  # noqa: F401
+from .model import Model  # noqa: F401
 from .nn.layer import ParamAttr, create_parameter  # noqa: F401
 from .ops import (add, arange, argmax, cast, clip, cumsum, divide, equal, exp, eye, flatten, full,  # noqa: F401
                   full_like, greater_equal, greater_than, is_tensor, less_equal, less_than, log, matmul, max,

@@ -44,13 +44,27 @@ def load(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x[train], y[train], x[test], y[test]
 
 
+class Recurrent(paddle.nn.Layer):
+    """Each 8x8 image as 8 steps of 8 features (its rows), an LSTM or GRU over them, the
+    last step's hidden state through a Linear to the 10 classes."""
+
+    def __init__(self, kind: str, hidden: int):
+        super().__init__()
+        self.rnn = (paddle.nn.LSTM if kind == "lstm" else paddle.nn.GRU)(8, hidden)
+        self.head = paddle.nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        _, state = self.rnn(paddle.reshape(x, [-1, 8, 8]))
+        h = state[0] if isinstance(state, tuple) else state  # [1, B, H]
+        return self.head(paddle.reshape(h, [-1, h.shape[-1]]))
+
+
 def build(model: str, hidden: int = 128) -> paddle.nn.Layer:
     if model == "mlp":
         return paddle.nn.Sequential(paddle.nn.Linear(64, hidden), paddle.nn.ReLU(), paddle.nn.Dropout(0.1),
                                     paddle.nn.Linear(hidden, 10))
     if model in ("lstm", "gru"):
-        raise NotImplementedError(f"--model {model}: hakl's RNN family (LSTM/GRU kernels) is not built yet; "
-                                  "hakl.framework has no recurrent layers until it lands. Use --model mlp.")
+        return Recurrent(model, hidden)
     raise ValueError(f"--model {model!r}: expected one of {', '.join(MODELS)}")
 
 

@@ -123,16 +123,77 @@ def _to_tensors(obj: Any) -> Any:
     return obj
 
 
+# Pickle protocols 2 and 3 frame a bytes object with a 4-byte length, so no array of 4 GiB
+# or more fits in one. paddle.save (2.0.1) splits each top-level array of a dict into
+# slices under 1 GiB for those protocols and paddle.load joins them again; an array it
+# cannot split (one nested deeper) is refused here with the reason, before anything is written.
+_SLICE_BYTES = 2 ** 30 - 1
+_PROTOCOL3_LIMIT = 2 ** 32
+_UNPACK_INFO = "UnpackBigParamInfor@@"
+
+
+def _largest_array(obj: Any) -> int:
+    """The most bytes any one array (or Tensor) in `obj` holds."""
+    if isinstance(obj, Tensor):
+        return int(obj.data.nbytes)
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, dict):
+        return max((_largest_array(v) for v in obj.values()), default=0)
+    if isinstance(obj, (list, tuple)):
+        return max((_largest_array(v) for v in obj), default=0)
+    return 0
+
+
+def _split_big_arrays(obj: dict) -> dict:
+    """obj with each top-level array over _SLICE_BYTES as slices "key@@.i" and the shapes to
+    rebuild them under _UNPACK_INFO (PaddlePaddle's layout, so either side reads the other's)."""
+    out, info = {}, {}
+    for key, value in obj.items():
+        if not (isinstance(value, np.ndarray) and value.nbytes > _SLICE_BYTES):
+            out[key] = value
+            continue
+        per_slice = max(_SLICE_BYTES // value.dtype.itemsize, 1)
+        flat = value.reshape(-1)
+        info[key] = {"OriginShape": value.shape, "slices": []}
+        for i, start in enumerate(range(0, flat.size, per_slice)):
+            part = f"{key}@@.{i}"
+            out[part] = flat[start:start + per_slice]
+            info[key]["slices"].append(part)
+    if info:
+        out[_UNPACK_INFO] = info
+    return out
+
+
+def _join_big_arrays(obj: Any) -> Any:
+    if not (isinstance(obj, dict) and _UNPACK_INFO in obj):
+        return obj
+    obj = dict(obj)
+    for key, spec in obj.pop(_UNPACK_INFO).items():
+        obj[key] = np.concatenate([obj.pop(part) for part in spec["slices"]]).reshape(spec["OriginShape"])
+    return obj
+
+
 def save(obj: Any, path: str, protocol: int = 4, **configs: Any) -> None:
     """Pickle `obj` (a state dict, an optimizer's state, nested dicts / lists, Tensors as
-    NumPy arrays) to `path` with pickle `protocol` 2, 3 or 4 (2.0.1: selectable; a single
-    object over 4 GiB needs protocol 4)."""
+    NumPy arrays) to `path` with pickle `protocol` 2, 3 or 4 (2.0.1: selectable). With
+    protocol 2 or 3 a dict's arrays over 1 GiB are saved in slices (load joins them), and
+    an array of 4 GiB or more elsewhere raises ValueError: those protocols cannot hold it."""
     if not isinstance(protocol, int) or not 1 < protocol < 5:
         raise ValueError(f"save: protocol = {protocol!r}; expected 2, 3 or 4")
+    host = _to_host(obj)
+    if protocol < 4:
+        if isinstance(host, dict):
+            host = _split_big_arrays(host)
+        big = _largest_array(host)
+        if big >= _PROTOCOL3_LIMIT:
+            raise ValueError(f"save: an array of {big} bytes (4 GiB or more) cannot be pickled with protocol "
+                             f"{protocol}, which frames an object with a 4-byte length, and only a dict's own "
+                             "arrays are saved in slices; use protocol=4 (the default)")
     if isinstance(path, str) and os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
-        pickle.dump(_to_host(obj), f, protocol=protocol)
+        pickle.dump(host, f, protocol=protocol)
 
 
 def load(path: str, return_numpy: bool = False, **configs: Any) -> Any:
@@ -140,7 +201,7 @@ def load(path: str, return_numpy: bool = False, **configs: Any) -> Any:
     if not os.path.exists(path):
         raise ValueError(f"load: {path!r} does not exist")
     with open(path, "rb") as f:
-        obj = pickle.load(f)
+        obj = _join_big_arrays(pickle.load(f))
     return obj if return_numpy else _to_tensors(obj)
 
 

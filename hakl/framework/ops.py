@@ -192,6 +192,12 @@ def _operand(x: Tensor, y: Any) -> Any:
 
 
 def _binary(name: str, x: Any, y: Any, reverse: bool = False) -> Tensor:
+    # the common case first, straight to the tape: a float tensor with a Python number or
+    # with a tensor of its dtype (every op pays for this path: see tensor.apply)
+    if isinstance(x, Tensor) and x._data.dtype.kind == "f" and (
+            type(y) is float or type(y) is int or (isinstance(y, Tensor) and y._data.dtype == x._data.dtype)):
+        fn = function(name)
+        return apply(fn, y, x) if reverse else apply(fn, x, y)
     if not isinstance(x, Tensor):
         x, y, reverse = y, x, not reverse
     y = _operand(x, y)
@@ -469,17 +475,10 @@ _METHODS = {
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _method(_fn))
 
-Tensor.__add__ = lambda self, other: _binary("add", self, other)
-Tensor.__radd__ = lambda self, other: _binary("add", self, other, reverse=True)
-Tensor.__sub__ = lambda self, other: _binary("subtract", self, other)
-Tensor.__rsub__ = lambda self, other: _binary("subtract", self, other, reverse=True)
-Tensor.__mul__ = lambda self, other: _binary("multiply", self, other)
-Tensor.__rmul__ = lambda self, other: _binary("multiply", self, other, reverse=True)
-Tensor.__truediv__ = lambda self, other: _binary("divide", self, other)
-Tensor.__rtruediv__ = lambda self, other: _binary("divide", self, other, reverse=True)
-Tensor.__pow__ = lambda self, other: _binary("pow", self, other)
-Tensor.__rpow__ = lambda self, other: _binary("pow", self, other, reverse=True)
-Tensor.__matmul__ = lambda self, other: matmul(self, other)
+for _op, _name in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"),
+                   ("pow", "pow")):
+    setattr(Tensor, f"__{_op}__", lambda self, other, _name=_name: _binary(_name, self, other))
+    setattr(Tensor, f"__r{_op}__", lambda self, other, _name=_name: _binary(_name, self, other, True))
 Tensor.__neg__ = lambda self: call("multiply", self, -1)
 Tensor.__eq__ = lambda self, other: _compare("eq", self, other)
 Tensor.__ne__ = lambda self, other: _compare("ne", self, other)

@@ -297,7 +297,7 @@ def zeros_like_array(array: Any) -> Any:
 
 def wrap(data: Any, stop_gradient: bool = True, cls=Tensor) -> Tensor:
     """A Tensor over a hakl array, without copying (the fast constructor every op uses)."""
-    t = object.__new__(cls)
+    t = _new(cls)
     t._data = data
     t.stop_gradient = stop_gradient
     t._node = None
@@ -306,6 +306,9 @@ def wrap(data: Any, stop_gradient: bool = True, cls=Tensor) -> Tensor:
     t.name = None
     t.persistable = False
     return t
+
+
+_new = object.__new__
 
 
 def _infer_dtype(data: Any) -> np.dtype | None:
@@ -357,30 +360,47 @@ def _needs(a: Any) -> bool:
     return False
 
 
+_amp_hook = None  # amp.auto_cast's input caster while one is in effect
+
+
 def apply(fn: Function, *args: Any, **kwargs: Any) -> Any:
     """fn(*args, **kwargs) on the tensors' arrays, wrapped back into Tensors, recorded on the
-    tape when grad is enabled and an input at a `wrt` position of its Derivative needs a gradient."""
-    raw = [_raw(a) for a in args]
+    tape when grad is enabled and an input at a `wrt` position of its Derivative needs a gradient.
+    This is every op's path: it is kept to plain loops (no generators, no helper calls for a
+    Tensor argument), which keeps the framework's cost per op a few microseconds."""
+    if _amp_hook is not None:
+        args, kwargs = _amp_hook(fn, args, kwargs)
+    raw = [a._data if isinstance(a, Tensor) else _raw(a) for a in args]
     if kwargs:
         kwargs = {k: _raw(v) for k, v in kwargs.items()}
     out = fn.fn(*raw, **kwargs)
     rule = fn.derivative
-    record = (_grad_enabled and rule is not None
-              and any(p < len(args) and _needs(args[p]) for p in rule.wrt))
-    multi = isinstance(out, (tuple, list))
-    if not multi:
+    record = False
+    if _grad_enabled and rule is not None:
+        n = len(args)
+        for p in rule.wrt:
+            if p < n:
+                a = args[p]
+                if (not a.stop_gradient) if isinstance(a, Tensor) else _needs(a):
+                    record = True
+                    break
+    if not isinstance(out, (tuple, list)):
         t = wrap(out, not record)
         if record:
-            t._node = Node(fn, tuple(raw), kwargs, out, [args[p] if p < len(args) else None for p in rule.wrt],
-                           False)
+            t._node = Node(fn, tuple(raw), kwargs, out, _wrt_inputs(args, rule.wrt), False)
         return t
     outs = [None if o is None else wrap(o, not record) for o in out]
     if record:
-        node = Node(fn, tuple(raw), kwargs, out, [args[p] if p < len(args) else None for p in rule.wrt], True)
+        node = Node(fn, tuple(raw), kwargs, out, _wrt_inputs(args, rule.wrt), True)
         for i, t in enumerate(outs):
             if t is not None:
                 t._node, t._index = node, i
     return type(out)(outs) if isinstance(out, tuple) else outs
+
+
+def _wrt_inputs(args: tuple, wrt: tuple[int, ...]) -> list:
+    n = len(args)
+    return [args[p] if p < n else None for p in wrt]
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:

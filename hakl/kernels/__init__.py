@@ -6,7 +6,7 @@ from importlib import import_module
 
 # Adding a family: its folder, and its name here.
 NAMES = ("softmax", "dropout", "cast", "stack", "cumsum", "argsort", "cross_entropy", "elementwise", "activation",
-         "reduction", "matmul", "layer_norm", "embedding", "optimizer")
+         "reduction", "matmul", "layer_norm", "embedding", "optimizer", "rnn")
 FAMILIES = tuple(import_module(f"{__name__}.{name}") for name in NAMES)
 
 

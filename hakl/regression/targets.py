@@ -50,13 +50,7 @@ class TargetStatus:
 
 
 # Each moves into its family's bench.py (a Goal of its Benchmark) when the family lands.
-PENDING_TARGETS = (
-    Target("rnn-cuda", "cuda", ("float32",), ("T=64 B=32 I=256 H=256 lstm", "T=64 B=32 I=256 H=256 gru"), "cupy", 1.5,
-           op="rnn", module="rnn", promise="RNN (LSTM, GRU, SimpleRNN) on GPU: significantly improved",
-           why="a step-by-step composition of GEMM and elementwise calls pays one launch per gate per step; fusing "
-               "the gates into one kernel per step halves the launches and the memory traffic of the gate "
-               "activations, >= 1.5x at batch 32"),
-)
+PENDING_TARGETS: tuple[Target, ...] = ()
 
 
 def load() -> list[Target]:

@@ -67,3 +67,24 @@ def test_dataloader_batches_shuffles_with_the_seed_and_drops_the_last():
 
     (xb, yb), = list(io.DataLoader(Squares(), batch_size=5))
     np.testing.assert_array_equal(yb.numpy(), [0, 1, 4, 9, 16])
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_protocols_2_and_3_save_a_dicts_big_arrays_in_slices_and_load_joins_them(tmp_path, monkeypatch, protocol):
+    monkeypatch.setattr(io, "_SLICE_BYTES", 64)  # 1 GiB in earnest: 16 float32 per slice here
+    w = np.arange(100, dtype=np.float32).reshape(10, 10)
+    paddle.save({"w": paddle.to_tensor(w), "b": np.ones(3)}, str(tmp_path / "m"), protocol=protocol)
+    with open(tmp_path / "m", "rb") as f:
+        raw = pickle.load(f)
+    assert raw["UnpackBigParamInfor@@"]["w"]["OriginShape"] == (10, 10)  # PaddlePaddle's layout
+    assert sorted(k for k in raw if k.startswith("w@@.")) == [f"w@@.{i}" for i in range(7)]
+    loaded = paddle.load(str(tmp_path / "m"))
+    assert sorted(loaded) == ["b", "w"]
+    np.testing.assert_array_equal(loaded["w"].numpy(), w)
+
+
+def test_an_array_of_4_gib_that_cannot_be_sliced_is_refused_below_protocol_4(tmp_path):
+    huge = np.broadcast_to(np.zeros(1, np.uint8), (2 ** 32,))  # 4 GiB by nbytes, one byte of memory
+    with pytest.raises(ValueError, match="protocol=4"):
+        paddle.save({"nested": [huge]}, str(tmp_path / "m"), protocol=3)
+    assert not (tmp_path / "m").exists()  # refused before anything is written

@@ -132,6 +132,6 @@ def test_layer_list_takes_none_and_custom_layers_register_by_attribute():
     assert net.scale.grad is not None and net.blocks[0].weight.grad is not None
 
 
-def test_recurrent_layers_say_the_rnn_family_is_not_built():
-    with pytest.raises(NotImplementedError, match="RNN family"):
-        nn.LSTM(8, 16)
+def test_the_cell_level_rnn_api_says_it_is_not_built():
+    with pytest.raises(NotImplementedError, match="cell-level API"):
+        nn.LSTMCell(8, 16)
