@@ -214,7 +214,7 @@ def test_cuda_units_compile_for_every_dtype():
     from .test_stack import nvcc_ptx
 
     units = {}
-    for dtype in DTYPES:
+    for dtype in [d for d in DTYPES if not d.startswith("float")] + ["float32"]:  # V=1: one float type shows it
         for shape in [(1, 100000, 1), (64, 1000, 1), (4, 1000, 64)]:
             problem = Problem("cumsum", "cuda", dtype, shape, _flags(False, False))
             for variant in CUMSUM.for_backend("cuda"):

@@ -10,6 +10,8 @@ import pytest
 from hakl.tuning import dispatch, distributed, tuner
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'hakl[distributed]')")
+# One xdist worker runs the module: one local cluster, started once.
+pytestmark = pytest.mark.xdist_group("ray")
 
 ELEMENTS = str(1 << 12)  # a few thousand elements per case: a sweep of seconds
 

@@ -547,14 +547,21 @@ def argsort_variants() -> list[Variant]:
     ]
 
 
+def _behind_np_sort(problem: Problem) -> int:
+    # Values only: np.sort (x86-simd-sort on AVX2, for 32- and 64-bit keys) won at every
+    # benchmarked shape and order in float32 and int64 (notes/argsort.md: 1.1-10x), so it
+    # serves those untuned; 1- and 2-byte keys keep the counting / radix paths (two sorts of
+    # 2^31 int8 values: 177 s through np.sort, 11-13 s through the counting sort).
+    return AFTER_BASELINE if problem.np_dtype.itemsize >= 4 else 0
+
+
 def sort_variants() -> list[Variant]:
-    # Values only: np.sort (x86-simd-sort on AVX2) won at every benchmarked shape, dtype and
-    # order (notes/argsort.md: 1.1-10x), so it serves untuned; the tuner still times these.
     return [
         Variant("numpy", "cpu", baseline.sort("numpy"), baseline=True),
         Variant("rows", "cpu", lambda p, c: _rows(p, c, False), space=ROWS_SPACE, default=_rows_default,
-                supports=lambda p: p.shape[1] < 1 << 31, rank=lambda p: AFTER_BASELINE + _rows_rank(p)),
-        Variant("radix", "cpu", lambda p, c: _radix(p, c, False), rank=lambda p: AFTER_BASELINE + 1 - _rows_rank(p)),
+                supports=lambda p: p.shape[1] < 1 << 31, rank=lambda p: _behind_np_sort(p) + _rows_rank(p)),
+        Variant("radix", "cpu", lambda p, c: _radix(p, c, False),
+                rank=lambda p: _behind_np_sort(p) + 1 - _rows_rank(p)),
     ]
 
 
