@@ -21,7 +21,7 @@ from numba.core.extending import intrinsic, overload
 
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
-from ..cast.halfbits import f32_to_half, half_to_f32
+from ..elementwise.cpu import _load, _store  # float16 bits <-> the float32 compute type
 from . import baseline, one_by_one, rule, state_dtype, tables, updated
 
 CHUNK = 1 << 15  # elements per work item: equal-sized pieces balance the threads
@@ -39,33 +39,6 @@ def _pointer(typingctx, address, like):
         return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
 
     return signature, codegen
-
-
-def _load(a, i):
-    """a[i] in the compute type (float16 bits -> float32)."""
-
-
-@overload(_load, jit_options=_JIT)
-def _load_impl(a, i):
-    if a.dtype == types.uint16:
-        return lambda a, i: half_to_f32(a[i])
-    return lambda a, i: a[i]
-
-
-def _store(a, i, v):
-    """a[i] = v in a's storage (float32 -> float16 bits)."""
-
-
-@overload(_store, jit_options=_JIT)
-def _store_impl(a, i, v):
-    if a.dtype == types.uint16:
-        def store(a, i, v):
-            a[i] = f32_to_half(np.float32(v))
-        return store
-
-    def plain(a, i, v):
-        a[i] = v
-    return plain
 
 
 def _compute(like, v):
