@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS ?= onednn,peers,bench,test,distributed,train
 
-.PHONY: setup bench test check clean
+.PHONY: setup bench test check clean browser
 
 $(STAMP): pyproject.toml Makefile
 	@# PoCL gives OpenCL a CPU device; needs root and Debian's packages.
@@ -14,11 +14,6 @@ $(STAMP): pyproject.toml Makefile
 	  apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null) || \
 	  echo "warning: could not install PoCL; the OpenCL backend will report itself unavailable"; fi
-	@# Chromium: the dashboard test loads the pages in a headless browser.
-	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
-	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
-	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
-	  echo "warning: could not install chromium; the dashboard's browser test will skip"; fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
@@ -32,7 +27,15 @@ test: setup
 # asv's machine name matches `hakl bench`'s (cpu-2core, h100) so both land on one dashboard page.
 MACHINE ?= $(shell $(PY) -c "import hakl.backends as b, hakl.bench as h; print(h.machine_name('cuda' if b.get('cuda').available else 'cpu'))")
 
-bench: setup
+# Chromium (~100 MB): `make bench` writes the dashboard and installs it, so the test that loads the
+# pages in a headless browser runs after it; `make test` alone (CI's time budget) skips that test.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) || \
+	  echo "warning: could not install chromium; the dashboard's browser test will skip"; fi
+
+bench: setup browser
 	$(VENV)/bin/hakl tune --suite --quick --minutes 4
 	$(VENV)/bin/hakl bench --quick
 	cd asv_bench && ../$(PY) -m asv machine --yes --machine $(MACHINE) >/dev/null

@@ -174,7 +174,7 @@ def test_index_covers_every_machine_under_the_snapshots(tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make browser`, which `make bench` runs, installs it)")
 def test_the_committed_site_loads_in_a_headless_browser(tmp_path):
     """The site `hakl report` builds from the committed reports/ snapshots: every page
     loads without a script error and every plot decodes (the pages count them on load)."""
