@@ -28,9 +28,10 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.extending import intrinsic, overload
 
+from ...backends import vecmath as vm
 from ...backends.cpu_kernels import parallel_kernel, serial_below
 from ...op import Problem, Variant
-from ..softmax.cpu import _FAST, _fast_exp, _maximum
+from ..softmax.cpu import _FAST
 from . import baseline, reference
 
 _KERNEL = dict(fastmath=_FAST, error_model="numpy")
@@ -132,11 +133,11 @@ def _row_stats(x, xr):
     if n <= _BLOCK:  # a short row: one block, no rescaling (most of the time at C = 10)
         m = _acc(x, -np.inf)
         for i in range(n):
-            m = _maximum(m, _ld(xr[i]))
+            m = vm.maximum(m, _ld(xr[i]))
         bs = _acc(x, 0.0)
         if m != -np.inf:
             for i in range(n):
-                bs += _fast_exp(_ld(xr[i]) - m)
+                bs += vm.exp(_ld(xr[i]) - m)
         return m, np.float64(bs)
     m = _acc(x, -np.inf)
     s = 0.0
@@ -144,15 +145,15 @@ def _row_stats(x, xr):
         b1 = min(n, b0 + _BLOCK)
         bm = _acc(x, -np.inf)
         for i in range(b0, b1):
-            bm = _maximum(bm, _ld(xr[i]))
+            bm = vm.maximum(bm, _ld(xr[i]))
         if bm == -np.inf:  # an all -inf block adds 0 (and exp(-inf - -inf) would be NaN)
             continue
         if bm > m:  # false for NaN: the NaN reaches s through the sum below
-            s = s * _fast_exp(m - bm)
+            s = s * vm.exp(m - bm)
             m = bm
         bs = _acc(x, 0.0)
         for i in range(b0, b1):
-            bs += _fast_exp(_ld(xr[i]) - m)
+            bs += vm.exp(_ld(xr[i]) - m)
         s += bs
     return m, s
 
@@ -180,15 +181,15 @@ def _soft_stats(x, xr, lr, weight, has_weight, need_exp):
         if need_exp:
             bm = _acc(x, -np.inf)
             for i in range(b0, b1):
-                bm = _maximum(bm, _ld(xr[i]))
+                bm = vm.maximum(bm, _ld(xr[i]))
             if bm == -np.inf:
                 continue
             if bm > m:
-                s = s * _fast_exp(m - bm)
+                s = s * vm.exp(m - bm)
                 m = bm
             bs = _acc(x, 0.0)
             for i in range(b0, b1):
-                bs += _fast_exp(_ld(xr[i]) - m)
+                bs += vm.exp(_ld(xr[i]) - m)
             s += bs
     return m, s, ls, lx, lw
 
@@ -263,7 +264,7 @@ def _hard_rows(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
                     dr[i] = _st(dx, 0.0)
             elif use_softmax:
                 for i in range(classes):
-                    dr[i] = _st(dx, coef * _fast_exp((_ld(xr[i]) - sh) - sl))
+                    dr[i] = _st(dx, coef * vm.exp((_ld(xr[i]) - sh) - sl))
                 dr[lab] = _st(dx, coef * _acc(x, math.expm1(_shifted(xl, sh, sl))))  # softmax - 1 without cancelling
             else:
                 for i in range(classes):
@@ -308,7 +309,7 @@ def _soft_rows(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, use_soft
             if use_softmax:
                 cl = coef * _acc(x, ls)
                 for i in range(classes):
-                    dr[i] = _st(dx, cl * _fast_exp(_ld(xr[i]) - big) - coef * _ld(lr[i]))
+                    dr[i] = _st(dx, cl * vm.exp(_ld(xr[i]) - big) - coef * _ld(lr[i]))
             else:
                 for i in range(classes):
                     li_ = _ld(lr[i])
@@ -360,12 +361,12 @@ def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
             m[j] = -np.inf
         for c in range(classes):
             for j in range(k):
-                m[j] = _maximum(m[j], _ld(x[o, c, c0 + j]))
+                m[j] = vm.maximum(m[j], _ld(x[o, c, c0 + j]))
         s = np.zeros(k, np.float64)
         bs = np.zeros(k, type(z))
         for c in range(classes):
             for j in range(k):
-                bs[j] += _fast_exp(_ld(x[o, c, c0 + j]) - m[j]) if m[j] != -np.inf else z
+                bs[j] += vm.exp(_ld(x[o, c, c0 + j]) - m[j]) if m[j] != -np.inf else z
             if c % 256 == 255 or c == classes - 1:  # a column adds its terms one by one: flush
                 for j in range(k):                  # every 256 into float64
                     s[j] += bs[j]
@@ -412,7 +413,7 @@ def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
         for c in range(classes):
             if use_softmax:
                 for j in range(k):
-                    dx[o, c, c0 + j] = _st(dx, coef[j] * _fast_exp((_ld(x[o, c, c0 + j]) - sh[j]) - sl[j]))
+                    dx[o, c, c0 + j] = _st(dx, coef[j] * vm.exp((_ld(x[o, c, c0 + j]) - sh[j]) - sl[j]))
             else:
                 for j in range(k):
                     dx[o, c, c0 + j] = _st(dx, 0.0)

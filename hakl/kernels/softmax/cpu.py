@@ -10,10 +10,10 @@ twice and writes it once without needing it to stay cached, for rows beyond the 
 The column kernel (inner > 1) walks down n over a block of `cols` contiguous columns,
 vectorised across them, with the block kept in cache between its passes.
 
-numba's np.exp does not vectorise without SVML, so the kernels call `_fast_exp`: a
-branch-free Cody-Waite range reduction, a Taylor polynomial and exponent-bit scaling
-that LLVM turns into AVX2 code (2.3e-7 relative error in float32, 3.2e-16 in float64;
-NaN -> NaN, -inf -> 0, +inf -> inf; below exp(-86.6) (float32) / exp(-707) it flushes to 0).
+numba's np.exp does not vectorise without SVML, so the kernels call vecmath's exp (a
+branch-free Cody-Waite range reduction, a Taylor polynomial and exponent-bit scaling that
+LLVM turns into AVX2 / AVX-512 code; NaN -> NaN, -inf -> 0, +inf -> inf, results below the
+smallest normal flush to 0) and its NaN-propagating, vectorisable maximum.
 numba cannot compute in float16, so only the NumPy baseline serves float16 here.
 """
 from __future__ import annotations
@@ -21,12 +21,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.core.extending import intrinsic, overload
+from numba import njit, prange
 
-from ...backends import onednn
+from ...backends import onednn, vecmath as vm
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 from . import baseline
@@ -42,101 +39,6 @@ _KERNEL = dict(fastmath=_FAST, error_model="numpy")  # for parallel_kernel: para
 _HELPER = dict(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
 
 
-def _float_llvm(t):
-    return {types.float32: (ir.FloatType(), "f32"), types.float64: (ir.DoubleType(), "f64")}.get(t, (None, None))
-
-
-@intrinsic
-def _maximum(typingctx, a, b):
-    """llvm.maximum: NaN-propagating max that, unlike a compare-and-select, LLVM
-    vectorises as a reduction without being told that there are no NaNs."""
-    lt, suffix = _float_llvm(a)
-    if lt is None or a != b:
-        return None
-
-    def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt]),
-                                            f"llvm.maximum.{suffix}")
-        return builder.call(fn, args)
-
-    return a(a, b), codegen
-
-
-@intrinsic
-def _pow2(typingctx, k):
-    """2.0**k for an integral float k inside the normal exponent range, from exponent bits."""
-    lt, suffix = _float_llvm(k)
-    if lt is None:
-        return None
-    bits, bias, shift = (32, 127, 23) if suffix == "f32" else (64, 1023, 52)
-
-    def codegen(context, builder, signature, args):
-        it = ir.IntType(bits)
-        i = builder.add(builder.fptosi(args[0], it), ir.Constant(it, bias))
-        return builder.bitcast(builder.shl(i, ir.Constant(it, shift)), lt)
-
-    return k(k), codegen
-
-
-def _fast_exp(x):
-    """exp(x); the numba overload below is what the kernels call."""
-    return np.exp(x)
-
-
-def _exp_f32(x):
-    # exp(x) = 2**k * e**r, k = round(x / ln2), |r| <= ln2/2, ln2 split in two so that
-    # x - k*ln2 is exact; e**r by Taylor to degree 6 (error 1.2e-7). Results below
-    # exp(-86.6) flush to 0 and above exp(88.72) go to inf; the scale is 2**(k-1) * 2
-    # so that k = 128 still has a finite 2**(k-1). Selects, not branches: it vectorises.
-    lo, hi = np.float32(-86.6), np.float32(88.72)
-    xc = lo if x < lo else x  # NaN stays NaN
-    xc = hi if xc > hi else xc
-    k = np.floor(xc * np.float32(1.4426950408889634) + np.float32(0.5))
-    r = xc - k * np.float32(0.693359375)
-    r = r - k * np.float32(-2.12194440e-4)
-    p = np.float32(1 / 720)
-    p = p * r + np.float32(1 / 120)
-    p = p * r + np.float32(1 / 24)
-    p = p * r + np.float32(1 / 6)
-    p = p * r + np.float32(0.5)
-    p = p * r + np.float32(1.0)
-    p = p * r + np.float32(1.0)
-    k = k if k == k else np.float32(0.0)  # keep NaN out of the float->int conversion
-    y = (p * np.float32(2.0)) * _pow2(k - np.float32(1.0))
-    y = np.float32(0.0) if x < lo else y
-    return np.float32(np.inf) if x > hi else y
-
-
-def _exp_f64(x):
-    # As _exp_f32 with the double-precision split of ln2 and Taylor to degree 12
-    # (truncation error 1.7e-16 on |r| <= ln2/2).
-    lo, hi = -707.0, 709.78
-    xc = lo if x < lo else x
-    xc = hi if xc > hi else xc
-    k = np.floor(xc * 1.4426950408889634 + 0.5)
-    r = xc - k * 6.93147180369123816490e-01
-    r = r - k * 1.90821492927058770002e-10
-    p = 1 / 479001600
-    for c in (1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040, 1 / 720,
-              1 / 120, 1 / 24, 1 / 6, 0.5, 1.0, 1.0):
-        p = p * r + c
-    k = k if k == k else 0.0
-    y = (p * 2.0) * _pow2(k - 1.0)
-    y = 0.0 if x < lo else y
-    return np.inf if x > hi else y
-
-
-@overload(_fast_exp, jit_options={"fastmath": {"contract"}, "error_model": "numpy"})
-def _fast_exp_overload(x):
-    # Flags stated explicitly: numba otherwise inherits the caller's, and reassociation
-    # would fold the two halves of ln2 back together. Contraction to FMA only helps.
-    if x == types.float32:
-        return _exp_f32
-    if x == types.float64:
-        return _exp_f64
-    return None
-
-
 # ---------------------------------------------------------------------------
 # numba forward, rows (inner == 1)
 # ---------------------------------------------------------------------------
@@ -146,7 +48,7 @@ def _fast_exp_overload(x):
 def _row_max(v):
     m = v.dtype.type(-np.inf)
     for i in range(v.size):
-        m = _maximum(m, v[i])
+        m = vm.maximum(m, v[i])
     return m
 
 
@@ -157,12 +59,12 @@ def _exp_sum(v, m, out, store, b0, b1):
     s = v.dtype.type(0.0)
     if store:
         for i in range(b0, b1):
-            e = _fast_exp(v[i] - m)
+            e = vm.exp(v[i] - m)
             out[i] = e
             s += e
     else:
         for i in range(b0, b1):
-            s += _fast_exp(v[i] - m)
+            s += vm.exp(v[i] - m)
     return s
 
 
@@ -192,7 +94,7 @@ def _online_max_sum(v):
         if bm == -np.inf:  # an all -inf block adds 0 (and exp(-inf - -inf) would be NaN)
             continue
         if bm > m:  # false for NaN: the NaN then reaches s through the sum below
-            s = s * _fast_exp(m - bm)
+            s = s * vm.exp(m - bm)
             m = bm
         s += _exp_sum(blk, m, blk, False, 0, blk.size)
     return m, s
@@ -218,7 +120,7 @@ def _forward_rows(x, y, log, fused, rows):
             elif fused:
                 inv = x.dtype.type(1 / s)
                 for i in range(xr.size):
-                    yr[i] = _fast_exp(xr[i] - m) * inv
+                    yr[i] = vm.exp(xr[i] - m) * inv
             else:
                 inv = x.dtype.type(1 / s)
                 for i in range(yr.size):
@@ -244,15 +146,15 @@ def _forward_cols(x, y, log, cols):
         for i in range(n):
             xi = x[o, i, c0:c1]
             for j in range(xi.size):
-                m[j] = _maximum(m[j], xi[j])
+                m[j] = vm.maximum(m[j], xi[j])
         for i in range(n):
             xi, yi = x[o, i, c0:c1], y[o, i, c0:c1]
             if log:
                 for j in range(xi.size):
-                    bs[j] += _fast_exp(xi[j] - m[j])
+                    bs[j] += vm.exp(xi[j] - m[j])
             else:
                 for j in range(xi.size):
-                    e = _fast_exp(xi[j] - m[j])
+                    e = vm.exp(xi[j] - m[j])
                     yi[j] = e
                     bs[j] += e
             if i % 256 == 255 or i == n - 1:  # a column adds its terms one by one: flush
@@ -288,7 +190,7 @@ def _backward_rows(y, dy, dx, log, rows):
                 for i in range(yr.size):
                     s += dyr[i]
                 for i in range(yr.size):
-                    dxr[i] = dyr[i] - _fast_exp(yr[i]) * s
+                    dxr[i] = dyr[i] - vm.exp(yr[i]) * s
             else:
                 for i in range(yr.size):
                     s += np.float64(dyr[i]) * yr[i]
@@ -312,7 +214,7 @@ def _backward_cols(y, dy, dx, log, cols):
             yi, dyi, dxi = y[o, i, c0:c1], dy[o, i, c0:c1], dx[o, i, c0:c1]
             for j in range(yi.size):
                 if log:
-                    dxi[j] = dyi[j] - _fast_exp(yi[j]) * s[j]
+                    dxi[j] = dyi[j] - vm.exp(yi[j]) * s[j]
                 else:
                     dxi[j] = yi[j] * (dyi[j] - s[j])
 

@@ -1,0 +1,193 @@
+"""exp, expm1, tanh, sigmoid, erfc and maximum for numba kernels, written so that LLVM
+vectorises the loops that call them.
+
+numba lowers math.exp / math.tanh to libm calls, one element at a time (the pip llvmlite
+has no SVML): on the 2-core AMD EPYC a float32 loop ran 2.8 ns per exp and 19 ns per tanh,
+against NumPy's SIMD loops at 1.3 and 2.6 ns. These versions are arithmetic, selects and
+one bit cast, which LLVM turns into AVX2 / AVX-512 code: 0.8 ns per exp and 1.3 ns per
+tanh on the same machine, within a few ulp of float64's value (tests/test_vecmath.py: 6 at most).
+
+exp (and so sigmoid) has a float64 version too (within 2 ulp); the others are float32 only
+(float16 kernels compute in float32), and float64 takes math's function, so that a kernel
+written once over the dtype keeps float64's accuracy. The calling kernel must be compiled
+with error_model="numpy" (Python's error model checks every division for zero, and that
+branch stops the vectoriser). `maximum` is llvm.maximum, NaN-propagating and vectorisable.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+F = np.float32
+# Flags stated explicitly: a callee otherwise inherits its caller's, and reassociation would
+# fold the two halves of ln 2 back together; contraction to FMA only helps. forceinline is
+# LLVM's alwaysinline: without it LLVM kept some of these as calls, and the loop scalar.
+_OPTS = dict(forceinline=True, fastmath={"contract"}, error_model="numpy", cache=True)
+
+
+def _float_llvm(t):
+    return {types.float32: (ir.FloatType(), "f32"), types.float64: (ir.DoubleType(), "f64")}.get(t, (None, None))
+
+
+@intrinsic
+def maximum(typingctx, a, b):
+    """llvm.maximum: NaN-propagating max that, unlike a compare-and-select, LLVM
+    vectorises as a reduction without being told that there are no NaNs."""
+    lt, suffix = _float_llvm(a)
+    if lt is None or a != b:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt]), f"llvm.maximum.{suffix}")
+        return builder.call(fn, args)
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """2.0**k for an integral float k inside the normal exponent range, from exponent bits."""
+    lt, suffix = _float_llvm(k)
+    if lt is None:
+        return None
+    bits, bias, shift = (32, 127, 23) if suffix == "f32" else (64, 1023, 52)
+
+    def codegen(context, builder, signature, args):
+        it = ir.IntType(bits)
+        i = builder.add(builder.fptosi(args[0], it), ir.Constant(it, bias))
+        return builder.bitcast(builder.shl(i, ir.Constant(it, shift)), lt)
+
+    return k(k), codegen
+
+
+# exp(x) = 2^k e^r, k = round(x / ln 2), |r| <= ln2/2, ln 2 split in two so that x - k ln2
+# is exact; e^r by Taylor (float32 to r^7, float64 to r^12: the next terms are below an
+# ulp). 2^k as 2^h 2^(k-h), h = floor(k/2): both factors stay normal over the whole range
+# (k runs from -126 to 128). Above the overflow threshold inf; below the smallest normal
+# result 0 (float32: no subnormals). Selects, not branches: it vectorises.
+_LOG2E = 1.4426950408889634
+_E32 = tuple(F(1 / math.factorial(k)) for k in range(8))
+_E64 = tuple(1 / math.factorial(k) for k in range(13))
+_UNDER32 = F(math.log(np.finfo(np.float32).tiny))
+
+
+@njit(**_OPTS)
+def _exp32(x):
+    hi, lo = F(88.8), _UNDER32
+    xc = x if not x > hi else hi  # `not >` keeps NaN
+    xc = xc if not xc < lo else lo
+    k = np.floor(xc * F(_LOG2E) + F(0.5))
+    r = xc - k * F(0.693359375)  # the high half of ln 2 has 9 bits: k * it is exact
+    r = r - k * F(-2.12194440e-4)
+    c = _E32
+    p = ((((((c[7] * r + c[6]) * r + c[5]) * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
+    k = k if k == k else F(0)  # keep NaN out of the float -> int conversion (p is NaN already)
+    h = np.floor(k * F(0.5))
+    v = p * _pow2(h) * _pow2(k - h)
+    return v if not x < lo else F(0)
+
+
+@njit(**_OPTS)
+def _exp64(x):
+    hi, lo = 709.79, -708.39  # e^709.79 overflows float64; e^-708.39 is its smallest normal
+    xc = x if not x > hi else hi
+    xc = xc if not xc < lo else lo
+    k = np.floor(xc * _LOG2E + 0.5)
+    r = xc - k * 6.93147180369123816490e-01
+    r = r - k * 1.90821492927058770002e-10
+    c = _E64
+    p = ((((((c[12] * r + c[11]) * r + c[10]) * r + c[9]) * r + c[8]) * r + c[7]) * r + c[6]) * r + c[5]
+    p = ((((p * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
+    k = k if k == k else 0.0
+    h = np.floor(k * 0.5)
+    v = p * _pow2(h) * _pow2(k - h)
+    return v if not x < lo else 0.0
+
+
+# tanh for |x| < 1/4: its Taylor series to x^9 (the next term is below 1e-8 relative)
+_T = (F(1), F(-1 / 3), F(2 / 15), F(-17 / 315), F(62 / 2835))
+
+
+@njit(**_OPTS)
+def _tanh32(x):
+    a = x if x >= F(0) else -x
+    big = F(1) - F(2) / (_exp32(F(2) * a) + F(1))  # no overflow: e^2a = inf gives 1
+    big = big if x >= F(0) else -big
+    x2 = x * x
+    small = x * (_T[0] + x2 * (_T[1] + x2 * (_T[2] + x2 * (_T[3] + x2 * _T[4]))))
+    t = small if a < F(0.25) else big
+    return t if x == x else x
+
+
+@njit(**_OPTS)
+def _expm1_32(x):
+    c = _E32  # |x| < 1/3: Taylor to x^8 (e^x - 1 would cancel: 1 - e^-0.01 keeps 5 digits)
+    small = x * (c[1] + x * (c[2] + x * (c[3] + x * (c[4] + x * (c[5] + x * (c[6] + x * (c[7] + x * F(1 / 40320))))))))
+    a = x if x >= F(0) else -x
+    return small if a < F(1 / 3) else _exp32(x) - F(1)
+
+
+@njit(**_OPTS)
+def _sigmoid32(x):
+    return F(1) / (F(1) + _exp32(-x))
+
+
+# erfc(z) for z >= 0 as t exp(-z^2 + P(t)), t = 1 / (1 + z/2): the Chebyshev fit of Numerical
+# Recipes (2nd ed., section 6.2, "erfcc"), relative error below 1.2e-7 for every z >= 0.
+_ERFC = tuple(F(c) for c in (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807,
+                             -1.13520398, 1.48851587, -0.82215223, 0.17087277))
+
+
+@njit(**_OPTS)
+def _erfc32(x):
+    z = x if x >= F(0) else -x
+    t = F(1) / (F(1) + F(0.5) * z)
+    c = _ERFC
+    p = ((((((((c[9] * t + c[8]) * t + c[7]) * t + c[6]) * t + c[5]) * t + c[4]) * t + c[3]) * t + c[2]) * t
+         + c[1]) * t + c[0]
+    # e^-z^2 as e^-h^2 e^-(z-h)(z+h), h = z to 8 fraction bits: h^2 is exact in float32, where
+    # z*z rounded by half an ulp of z^2 (1e-5 relative error at z = 9 once exponentiated)
+    zc = z if z < F(10) else F(10)  # erfc(10) is 2e-45: below float32's normal range
+    h = F(np.int32(zc * F(256))) / F(256)
+    e = t * _exp32(-h * h) * _exp32(p - (zc - h) * (zc + h))
+    v = e if x >= F(0) else F(2) - e
+    return v if x == x else x
+
+
+def exp(x):
+    """e^x."""
+
+
+def tanh(x):
+    """tanh x."""
+
+
+def expm1(x):
+    """e^x - 1."""
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x)."""
+
+
+def erfc(x):
+    """1 - erf x."""
+
+
+def _by_type(f32, f64):
+    def impl(x):
+        return (lambda x: f32(x)) if x == types.float32 else f64
+    return impl
+
+
+_INLINE = dict(jit_options=_OPTS)
+overload(exp, **_INLINE)(_by_type(_exp32, lambda x: _exp64(x)))
+overload(expm1, **_INLINE)(_by_type(_expm1_32, lambda x: math.expm1(x)))
+overload(tanh, **_INLINE)(_by_type(_tanh32, lambda x: math.tanh(x)))
+overload(sigmoid, **_INLINE)(_by_type(_sigmoid32, lambda x: 1 / (1 + _exp64(-x))))
+overload(erfc, **_INLINE)(_by_type(_erfc32, lambda x: math.erfc(x)))
