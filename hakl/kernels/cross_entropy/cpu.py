@@ -219,6 +219,9 @@ def _hard_rows(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
                has_lse, per_row, write_dx, r0, r1):
     """Rows [r0, r1): (sum of losses, sum of element weights, bad label seen, its value)."""
     classes = x.shape[1]
+    if classes <= _TRANSPOSE_UP_TO:
+        return _hard_rows_transposed(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore,
+                                     use_softmax, has_weight, has_lse, per_row, write_dx, r0, r1)
     sum_loss, sum_w, bad, bad_value = 0.0, 0.0, False, 0
     for r in range(r0, r1):
         xr = x[r]
@@ -427,6 +430,47 @@ def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
             else:
                 for c in range(classes):
                     dx[o, c, c0 + j] = _st(dx, 0.0)
+    return sum_loss, sum_w, bad, bad_value
+
+
+_TBLOCK = 256  # rows per transposed block: C x 256 stays in L1
+# Rows of at most this many classes take the transposed blocks. Measured on 2 AMD EPYC cores
+# (2.6M logits, forward / forward+backward, ms): C = 4 21.4 / 48.4 -> 16.3 / 30.2, C = 10
+# 11.8 / 22.8 -> 9.7 / 15.3; C = 16 6.4 / 11.4 -> 7.4 / 12.7 (slower).
+_TRANSPOSE_UP_TO = 12
+
+
+@njit(**_BODY)
+def _hard_rows_transposed(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, use_softmax,
+                          has_weight, has_lse, per_row, write_dx, r0, r1):
+    """_hard_rows for short rows: blocks of rows transposed into (1, C, rows) scratch and run
+    by the columns body, whose loops then vectorise across rows (a row of 10 classes leaves a
+    vector loop little but its epilogue)."""
+    classes = x.shape[1]
+    xt = np.empty((1, classes, _TBLOCK), x.dtype)
+    dt = np.empty((1, classes, _TBLOCK) if write_dx else (1, 0, 0), dx.dtype)
+    none_acc = np.empty((0, 0), loss.dtype)
+    sum_loss, sum_w, bad, bad_value = 0.0, 0.0, False, 0
+    for b0 in range(r0, r1, _TBLOCK):
+        b1 = min(r1, b0 + _TBLOCK)
+        k = b1 - b0
+        for j in range(k):
+            for c in range(classes):
+                xt[0, c, j] = x[b0 + j, c]
+        lb = label[b0:b1].reshape(1, k)
+        ls = loss[b0:b1].reshape(1, k) if per_row else none_acc
+        lo = lse_out[b0:b1].reshape(1, k) if lse_out.size else none_acc
+        li = lse_in[b0:b1].reshape(1, k) if has_lse else none_acc
+        a, b, bd, value = _hard_cols(xt, lb, weight, li, g[b0 * gstride:], gstride, ls, lo, dt, ignore,
+                                     use_softmax, has_weight, has_lse, per_row, write_dx, 0, 0, k)
+        sum_loss += a
+        sum_w += b
+        if bd and not bad:
+            bad, bad_value = True, value
+        if write_dx:
+            for j in range(k):
+                for c in range(classes):
+                    dx[b0 + j, c] = dt[0, c, j]
     return sum_loss, sum_w, bad, bad_value
 
 
