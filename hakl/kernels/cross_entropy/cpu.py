@@ -195,11 +195,12 @@ def _soft_stats(x, xr, lr, weight, has_weight, need_exp):
 
 
 @njit(**_HELPER)
-def _lse(x, m, s):
-    """m + log(s); NaN for an all -inf row (m = -inf), as the reference."""
+def _lse(x, m, log_s):
+    """m + log(s) given log(s) in float64 (a log per row, not two); NaN for an all -inf row
+    (m = -inf), as the reference."""
     if m == -np.inf:
         return _acc(x, np.nan)
-    return _acc(x, m + math.log(s))
+    return _acc(x, m + log_s)
 
 
 # ---------------------------------------------------------------------------
@@ -245,8 +246,9 @@ def _hard_rows(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
                 li = w * (big - xl)
             else:
                 m, s = _row_stats(x, xr)
-                big = _lse(x, m, s)
-                sh, sl = m, _acc(x, math.log(s))
+                log_s = math.log(s)
+                big = _lse(x, m, log_s)
+                sh, sl = m, _acc(x, log_s)
                 li = -w * _shifted(xl, m, sl)  # (m - xl) + log(s): no cancellation of large logits
         else:
             big = _acc(x, 0.0)
@@ -291,8 +293,9 @@ def _soft_rows(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, use_soft
                 big = lse_in[r]
                 li = w * _acc(x, ls * big - lx)
             else:
-                big = _lse(x, m, s)
-                li = w * _acc(x, ls * (m + math.log(s)) - lx)
+                log_s = math.log(s)
+                big = _lse(x, m, log_s)
+                li = w * _acc(x, ls * (m + log_s) - lx)
         else:
             acc = _acc(x, 0.0)
             for i in range(classes):
@@ -377,8 +380,9 @@ def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
                     s[j] += bs[j]
                     bs[j] = 0
         for j in range(k):
-            big[j] = _lse(x, m[j], s[j])
-            sh[j], sl[j] = m[j], _acc(x, math.log(s[j]))
+            log_s = math.log(s[j])
+            big[j] = _lse(x, m[j], log_s)
+            sh[j], sl[j] = m[j], _acc(x, log_s)
     elif use_softmax:
         for j in range(k):
             big[j] = sh[j] = lse_in[o, c0 + j]
