@@ -128,6 +128,9 @@ def parallel_for(fn, n: int, grain: int, *args) -> None:
     """fn(*args, lo, hi) over [0, n) in one contiguous part per thread (numba's thread
     count; parts of at least `grain` elements, on 64-element boundaries), on a shared pool."""
     global _pool, _pool_size
+    if n < 2 * grain:  # one part: no thread-count query (5 us of a framework's small call)
+        fn(*args, 0, n)
+        return
     parts = max(1, min(numba.get_num_threads(), n // max(grain, 1)))
     if parts == 1:
         fn(*args, 0, n)

@@ -208,6 +208,7 @@ def _check_array(name: str, arg: str, a: Any, spec: Input):
     return backend
 
 
+@functools.lru_cache(maxsize=None)
 def _inputs(name: str) -> tuple[Input, Input]:
     dt = FLOATS if name in FLOAT_ONLY else DTYPES
     return Input("x", dt), Input("y", dt)
