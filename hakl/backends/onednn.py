@@ -69,6 +69,10 @@ SOFTMAX_ACCURATE, SOFTMAX_LOG = 0x30000, 0x30001
 # dnnl_query_t (dnnl_types.h): implicit except exec_arg_md = 255 and ndims_s32 = 256
 QUERY_IMPL_INFO_STR, QUERY_EXEC_ARG_MD, QUERY_SCRATCHPAD_MD, QUERY_NDIMS_S32 = 8, 255, 136, 256
 
+# dnnl_alg_kind_t eltwise (activations of the vanilla RNN cell) and dnnl_rnn_direction_t
+ELTWISE_RELU, ELTWISE_TANH = 0x20, 0x21
+LEFT2RIGHT, RIGHT2LEFT = 1, 2
+
 # dnnl_scratchpad_mode_t (dnnl_types.h): library = 0, user = 1 (implicit)
 SCRATCHPAD_USER = 1
 
@@ -129,6 +133,10 @@ _SIGNATURES: dict[str, list] = {
     "dnnl_matmul_primitive_desc_create": [_PP, _P, _P, _P, _P, _P, _P],
     "dnnl_softmax_forward_primitive_desc_create": [_PP, _P, _I, _I, _P, _P, _I, _P],
     "dnnl_softmax_backward_primitive_desc_create": [_PP, _P, _I, _P, _P, _P, _I, _P, _P],
+    "dnnl_lstm_forward_primitive_desc_create": [_PP, _P, _I, _I] + [_P] * 11 + [ctypes.c_uint, _P],
+    "dnnl_lbr_gru_forward_primitive_desc_create": [_PP, _P, _I, _I] + [_P] * 7 + [ctypes.c_uint, _P],
+    "dnnl_vanilla_rnn_forward_primitive_desc_create": [_PP, _P, _I, _I, _I] + [_P] * 7
+                                                      + [ctypes.c_uint, ctypes.c_float, ctypes.c_float, _P],
     "dnnl_version": [],
 }
 _RESTYPES = {"dnnl_memory_desc_get_size": ctypes.c_size_t, "dnnl_primitive_desc_query_md": _P,
@@ -590,6 +598,61 @@ class Library:
             known = self._matmul_dtypes[name] = name in DATA_TYPES and \
                 self._implemented(lambda: self.matmul((2, 3), (3, 4), name))
         return known
+
+
+    # ---- RNN layers ---------------------------------------------------------------
+
+    def rnn_forward(self, cell: str, t: int, b: int, n_in: int, h: int, dtype, reverse: bool = False) -> Primitive:
+        """One layer of `cell` ("lstm", "lbr_gru", "rnn_tanh", "rnn_relu"), inference, one
+        direction: ARG_SRC (T, B, I), ARG_SRC_ITER (1, 1, B, H) [and ARG_SRC_ITER_C] ->
+        ARG_DST (T, B, H), ARG_DST_ITER [, ARG_DST_ITER_C]; ARG_WEIGHTS_LAYER (1, 1, I, G, H)
+        and ARG_WEIGHTS_ITER (1, 1, H, G, H) in the primitive's own layout ("any": plain
+        weights get oneDNN's reference kernel, 4x slower; see reorder_into), ARG_BIAS
+        (1, 1, G', H) plain (G' = 4 for lbr_gru: its candidate's hidden bias apart)."""
+        t, b, n_in, h, dtype = int(t), int(b), int(n_in), int(h), _dtype_name(dtype)
+        gates = {"lstm": 4, "lbr_gru": 3}.get(cell, 1)
+        key = ("rnn_forward", cell, t, b, n_in, h, dtype, bool(reverse))
+
+        def create(attr):
+            md = lambda shape, tag=None: self.memory_desc(shape, dtype, tag=tag)  # noqa: E731
+            src, state = md((t, b, n_in)), md((1, 1, b, h))
+            w_layer, w_iter = md((1, 1, n_in, gates, h), FORMAT_TAG_ANY), md((1, 1, h, gates, h), FORMAT_TAG_ANY)
+            bias = md((1, 1, gates + (cell == "lbr_gru"), h))
+            dst = md((t, b, h))
+            pd = ctypes.c_void_p()
+            head = (ctypes.byref(pd), self.engine, FORWARD_INFERENCE)
+            direction = RIGHT2LEFT if reverse else LEFT2RIGHT
+            if cell == "lstm":
+                self.call("dnnl_lstm_forward_primitive_desc_create", *head, direction, src.handle, state.handle,
+                          state.handle, w_layer.handle, w_iter.handle, None, None, bias.handle, dst.handle,
+                          state.handle, state.handle, 0, attr)
+            elif cell == "lbr_gru":
+                self.call("dnnl_lbr_gru_forward_primitive_desc_create", *head, direction, src.handle, state.handle,
+                          w_layer.handle, w_iter.handle, bias.handle, dst.handle, state.handle, 0, attr)
+            else:
+                activation = ELTWISE_TANH if cell == "rnn_tanh" else ELTWISE_RELU
+                self.call("dnnl_vanilla_rnn_forward_primitive_desc_create", *head, activation, direction, src.handle,
+                          state.handle, w_layer.handle, w_iter.handle, bias.handle, dst.handle, state.handle, 0,
+                          0.0, 0.0, attr)
+            return pd
+
+        return self.primitive(key, create)
+
+    def reorder_into(self, primitive: Primitive, arg: int, array: np.ndarray) -> Memory:
+        """`array` (plain row-major) in the layout `primitive` chose for argument `arg`."""
+        desc = primitive.arg_desc(arg)
+        src = self.memory_desc(array.shape, array.dtype)
+        key = ("reorder_into", primitive.handle.value, arg)
+
+        def create(attr):
+            pd = ctypes.c_void_p()
+            self.call("dnnl_reorder_primitive_desc_create", ctypes.byref(pd), src.handle, self.engine,
+                      _P(desc.handle), self.engine, attr)
+            return pd
+
+        out = Memory(self, desc, np.empty(desc.nbytes, np.uint8))
+        self.execute(self.primitive(key, create), {ARG_FROM: np.ascontiguousarray(array), ARG_TO: out})
+        return out
 
 
 # ---- the process-wide instance ---------------------------------------------------

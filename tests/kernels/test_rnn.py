@@ -126,6 +126,32 @@ def test_outputs_and_gradients_match_torch(mode, rng):
         assert dc0 is None
 
 
+@pytest.mark.parametrize("mode", reference.MODES)
+def test_inference_runs_onednn_and_matches_training(mode, rng):
+    """hakl.rnn's float32 forward takes oneDNN's cell where it is available (nothing reads its
+    workspace); rnn_train keeps the fused kernels, whose workspace the backward reads. Both
+    give the same outputs, through two bidirectional layers (the second layer's input is 2H)."""
+    from hakl.backends import onednn
+    from hakl.tuning import dispatch
+
+    b, t, n_in, h, layers = 3, 6, 5, 4, 2
+    x = rng.standard_normal((b, t, n_in)).astype(np.float32)
+    bound = 1 / np.sqrt(h)
+    weights = []
+    for layer in range(layers):
+        for _ in range(2):
+            g = GATES[mode] * h
+            shapes = ((g, n_in if layer == 0 else 2 * h), (g, h), (g,), (g,))
+            weights += [rng.uniform(-bound, bound, s).astype(np.float32) for s in shapes]
+    with dispatch.capture() as seen:
+        y, state = hakl.rnn(mode, x, weights, num_layers=layers, direction="bidirect")
+    variants = {dispatch.select(op, problem).variant.name for op, problem in seen if op.name == "rnn"}
+    assert variants == ({"onednn"} if onednn.available() else {"fused"})
+    y_t, hn_t, cn_t, _ = hakl.rnn_train(mode, x, weights, num_layers=layers, direction="bidirect")
+    np.testing.assert_allclose(y, y_t, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(state[0] if mode == "LSTM" else state, hn_t, rtol=1e-5, atol=1e-6)
+
+
 def test_dropout_between_layers_follows_the_seed(rng):
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
     w = _weights("GRU", 3, 1, 3, 4, "float32", rng)

@@ -113,9 +113,11 @@ def _dtypes(op_name: str, mode: str, dtype: str, masked: bool) -> tuple[str, ...
     return (dtype,) * (6 + (mode == "LSTM")) + (("int32",) if masked else ())
 
 
-def problem_for(op_name: str, backend: str, dtype: str, shape, mode: str, reverse: bool, masked: bool) -> Problem:
-    return Problem(op_name, backend, dtype, tuple(shape), (("mode", mode), ("reverse", reverse), ("lengths", masked)),
-                   (), _dtypes(op_name, mode, dtype, masked))
+def problem_for(op_name: str, backend: str, dtype: str, shape, mode: str, reverse: bool, masked: bool,
+                inference: bool = False) -> Problem:
+    """`inference`: hakl.rnn's forward, whose workspace nothing reads (no workspace output)."""
+    flags = (("mode", mode), ("reverse", reverse), ("lengths", masked)) + ((("inference", True),) if inference else ())
+    return Problem(op_name, backend, dtype, tuple(shape), flags, (), _dtypes(op_name, mode, dtype, masked))
 
 
 SHAPES = [(5, 3, 4, 6), (1, 1, 1, 1), (9, 4, 7, 5), (16, 2, 3, 33)]
@@ -129,7 +131,9 @@ def _cases(op_name: str):
         k = 0
         for mode in MODES:
             for shape in QUICK_SHAPES if quick else SHAPES:
-                problem = problem_for(op_name, backend, dtype, shape, mode, k % 2 == 1, k % 4 >= 2)
+                # inference (no workspace output): each mode's first shape, and a reversed one
+                inference = not grad and (k % 4 == 0 or k % 8 == 1)
+                problem = problem_for(op_name, backend, dtype, shape, mode, k % 2 == 1, k % 4 >= 2, inference)
                 k += 1
                 forward = _sample_forward(problem, rng)
                 if not grad and k % 3 == 0:  # a NaN and an inf: the sample's state is NaN from there on
@@ -225,7 +229,7 @@ class _Call:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or not 0 <= seed < 2 ** 64):
             raise ValueError(f"{name}: argument 'seed' must be None or an int in [0, 2**64), got {seed!r}")
-        self.mode, self.lstm = mode, mode == "LSTM"
+        self.name, self.mode, self.lstm = name, mode, mode == "LSTM"
         self.layers, self.dirs = int(num_layers), DIRECTIONS[direction]
         self.time_major, self.dtype = bool(time_major), dtype_name(x.dtype)
         self.dropout = float(dropout) if training and self.layers > 1 else 0.0
@@ -310,7 +314,7 @@ class _Call:
 
     def problem(self, op_name: str, layer: int, d: int) -> Problem:
         return problem_for(op_name, self.backend.name, self.dtype, (self.t, self.b, self.layer_in(layer), self.h),
-                           self.mode, d == 1, self.lengths is not None)
+                           self.mode, d == 1, self.lengths is not None, self.name == "rnn")
 
     def reserve_layout(self) -> tuple[dict, int]:
         """Offsets (in elements of x's dtype) of the seed, each layer's input above the

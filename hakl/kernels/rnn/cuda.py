@@ -66,7 +66,8 @@ def _fused_forward(problem: Problem, config: dict):
     lib = fused.ArrayLib("cupy")
 
     def launch(*inputs, out=None):
-        return fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs), out=out)
+        return reference.declared(problem, fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs),
+                                                         out=out))
 
     return launch
 
@@ -91,7 +92,7 @@ def _cupy_forward(problem: Problem, config: dict):
         if out is not None:
             out[...] = ws
             ws = out
-        return (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,)
+        return reference.declared(problem, (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,))
 
     return launch
 

@@ -86,7 +86,8 @@ def _forward(problem: Problem, config: dict):
     lib = _Lib()
 
     def launch(*inputs, out=None):
-        return fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs), out=out)
+        return reference.declared(problem, fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs),
+                                                         out=out))
 
     return launch
 

@@ -161,11 +161,18 @@ def _unpack(problem, inputs):
     return x, w_ih, w_hh, b_ih, b_hh, h0, c0, (rest.pop(0) if masked else None)
 
 
+def declared(problem, out: tuple) -> tuple:
+    """A forward's (y, h_n[, c_n], ws) as the op declares its outputs: an inference problem
+    (hakl.rnn's, whose workspace nothing reads) has no workspace output, so that a variant
+    without hakl's workspace layout (oneDNN's) serves it."""
+    return out[:-1] if problem.flag("inference") else out
+
+
 def op_forward(problem, *inputs):
     mode = problem.flag("mode")
     with np.errstate(all="ignore"):
         y, hn, cn, ws = forward(np, mode, *_unpack(problem, inputs), problem.flag("reverse"), np.float64)
-    return (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,)
+    return declared(problem, (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,))
 
 
 def unpack_grad(problem, inputs):
