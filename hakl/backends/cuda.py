@@ -6,11 +6,20 @@ and loads in milliseconds afterwards; `Backend.compile` adds the per-process cac
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .base import Backend
+
+STORAGE_HEADER = Path(__file__).with_name("storage.cuh")
+
+
+def source_with_storage(source: Path) -> str:
+    """storage.cuh (the KIND typedefs and float16 conversions) followed by `source`: the
+    kernels that share that preamble are compiled as this one text, with no #include."""
+    return STORAGE_HEADER.read_text() + "\n" + source.read_text()
 
 
 class CUDABackend(Backend):

@@ -1,4 +1,4 @@
-// Activations and their gradients on CUDA (no #include: NVRTC and nvcc compile it as is).
+// Activations and their gradients on CUDA (hakl/backends/storage.cuh prepended: S, C, cv, back).
 //
 // Defines: KIND = dtype (0 float16 as its bits, computed in float32; 1 float32;
 //          2 float64); ITEMS = packs in flight per thread.
@@ -9,32 +9,6 @@
 
 #ifndef ITEMS
 #define ITEMS 1
-#endif
-
-#if KIND == 0
-typedef unsigned short S;
-typedef float C;
-__device__ __forceinline__ C cv(S h)
-{
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-__device__ __forceinline__ S back(C f)
-{
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-#else
-#if KIND == 1
-typedef float S;
-#else
-typedef double S;
-#endif
-typedef S C;
-__device__ __forceinline__ C cv(S v) { return v; }
-__device__ __forceinline__ S back(C v) { return v; }
 #endif
 
 #define K_TANH ((C)0.7978845608028654)

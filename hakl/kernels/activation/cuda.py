@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ...backends import get as get_backend
+from ...backends.cuda import STORAGE_HEADER, source_with_storage
 from ...op import Problem, Variant
 from . import FNS, baseline
 
@@ -21,7 +22,7 @@ KIND = {"float16": 0, "float32": 1, "float64": 2}
 
 @functools.lru_cache(maxsize=None)
 def _source() -> str:
-    return SOURCE.read_text()
+    return source_with_storage(SOURCE)
 
 
 def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
@@ -60,7 +61,8 @@ def _vec(grad: bool):
 def _variants(grad: bool) -> list[Variant]:
     return [
         Variant("vec", "cuda", _vec(grad), space={"block": (128, 256, 512), "items": (1, 4)},
-                default=lambda p: {"block": 256, "items": 4}, sources=(SOURCE,), compile_unit=compile_unit),
+                default=lambda p: {"block": 256, "items": 4}, sources=(STORAGE_HEADER, SOURCE),
+                compile_unit=compile_unit),
         Variant("cupy", "cuda", baseline.formulas("cupy", grad), baseline=True),
     ]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...backends import get as get_backend
+from ...backends.cuda import STORAGE_HEADER, source_with_storage
 from ...op import Problem, Variant
 from . import CODES, baseline
 from .cpu import strides
@@ -28,7 +29,7 @@ MAX_GRID_Y = 65535
 
 @functools.lru_cache(maxsize=None)
 def _source() -> str:
-    return SOURCE.read_text()
+    return source_with_storage(SOURCE)
 
 
 def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
@@ -86,7 +87,7 @@ def _broadcast(problem: Problem, config: dict):
 
 
 def variants() -> list[Variant]:
-    common = dict(sources=(SOURCE,), compile_unit=compile_unit)
+    common = dict(sources=(STORAGE_HEADER, SOURCE), compile_unit=compile_unit)
     return [
         Variant("vec", "cuda", _vec, space={"block": (128, 256, 512), "items": (1, 4)},
                 default=lambda p: {"block": 256, "items": 4}, supports=lambda p: len(p.shape) == 1, **common),

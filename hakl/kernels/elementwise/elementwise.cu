@@ -1,4 +1,4 @@
-// Binary elementwise ops on CUDA (no #include: NVRTC and nvcc compile this text as is).
+// Binary elementwise ops on CUDA (hakl/backends/storage.cuh prepended: S, C, cv, back, IS_INT).
 //
 // Defines: KIND = dtype (0 float16 as its bits, 1 float32, 2 float64, 3 int32, 4 int64);
 //          ITEMS = packs (flat) or elements (bcast) in flight per thread.
@@ -16,38 +16,6 @@
 
 #ifndef ITEMS
 #define ITEMS 1
-#endif
-
-#if KIND == 0
-typedef unsigned short S;
-typedef float C;
-__device__ __forceinline__ C cv(S h)
-{
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-__device__ __forceinline__ S back(C f)
-{
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-#else
-#if KIND == 1
-typedef float S;
-#elif KIND == 2
-typedef double S;
-#elif KIND == 3
-typedef int S;
-#define IS_INT 1
-#else
-typedef long long S;
-#define IS_INT 1
-#endif
-typedef S C;
-__device__ __forceinline__ C cv(S v) { return v; }
-__device__ __forceinline__ S back(C v) { return v; }
 #endif
 
 #ifdef IS_INT  // divide and pow take floats only: their branches exist to compile

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from ...backends import get as get_backend
+from ...backends.cuda import STORAGE_HEADER, source_with_storage
 from ...op import Problem, Variant
 from . import MATMUL, geometry, baseline
 
@@ -29,7 +30,7 @@ SKINNY_M = 64
 
 @functools.lru_cache(maxsize=None)
 def _source() -> str:
-    return SOURCE.read_text()
+    return source_with_storage(SOURCE)
 
 
 def compile_unit(problem: Problem, config: dict) -> tuple[str, dict]:
@@ -75,7 +76,7 @@ def _supports_skinny(problem: Problem) -> bool:
 def variants() -> list[Variant]:
     return [
         Variant("skinny", "cuda", _skinny, default=_default, valid=_valid, supports=_supports_skinny,
-                sources=(SOURCE,), compile_unit=compile_unit,
+                sources=(STORAGE_HEADER, SOURCE), compile_unit=compile_unit,
                 space={"bm": (16, 32), "bn": (32, 64), "bk": (32,), "tm": (2,), "tn": (2, 4)}),
         Variant("cupy", "cuda", baseline.matmul("cupy"), baseline=True),
     ]

@@ -1,4 +1,4 @@
-// Skinny batched matrix products on CUDA (no #include: NVRTC and nvcc compile this text as is).
+// Skinny batched matrix products on CUDA (hakl/backends/storage.cuh prepended: S, C, cv, back).
 //
 // Defines: KIND = dtype (0 float16 as its bits, 1 float32, 2 float64); the tile: BM x BN
 // outputs per block through BK-deep shared-memory tiles, TM x TN per thread in registers
@@ -12,32 +12,6 @@
 // contiguous (batch, M, N). The batch index walks up to three merged batch axes (extents
 // d0 x d1 x d2, d0 implied), each operand's strides 0 where it is broadcast; grid.z
 // strides over batches beyond 65535. 64-bit offsets throughout; k runs upwards.
-
-#if KIND == 0
-typedef unsigned short S;
-typedef float C;
-__device__ __forceinline__ C cv(S h)
-{
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-__device__ __forceinline__ S back(C f)
-{
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-#else
-#if KIND == 1
-typedef float S;
-#else
-typedef double S;
-#endif
-typedef S C;
-__device__ __forceinline__ C cv(S v) { return v; }
-__device__ __forceinline__ S back(C v) { return v; }
-#endif
 
 #define RM (BM / TM)  // threads along m
 #define RN (BN / TN)  // threads along n

@@ -101,7 +101,8 @@ def _step_grad(code, gates, h_prev, c_prev, c_new, dy, dh, dc, lengths, s, d_in,
             dhi[j] += dyi[j]  # the gradient of the new state
         row = gates[i]
         if code == 2:
-            gi, gf, gg, go, cp, tc, dci = row[:h], row[h:2 * h], row[2 * h:3 * h], row[3 * h:], c_prev[i], c_new[i], dc[i]
+            gi, gf, gg, go = row[:h], row[h:2 * h], row[2 * h:3 * h], row[3 * h:]
+            cp, tc, dci = c_prev[i], c_new[i], dc[i]
             di_i, di_f, di_g, di_o = di[:h], di[h:2 * h], di[2 * h:3 * h], di[3 * h:]
             for j in range(h):
                 t = vm.tanh(tc[j])
