@@ -27,7 +27,7 @@ _I2P = 1.0 / math.sqrt(2.0 * math.pi)
 # float32 arithmetic to float64, and float64 takes math's scalar functions, not vecmath's.
 @njit(inline="always", **_OPTS)
 def _forward(fn, x, alpha, beta, threshold):
-    zero, half, one, two = _const(x, 0), _const(x, 0.5), _const(x, 1), _const(x, 2)
+    zero, half, two = _const(x, 0), _const(x, 0.5), _const(x, 2)
     if fn == 0:
         return x if (x > zero or x != x) else zero
     if fn == 1:

@@ -38,8 +38,9 @@ def _activate(a, tanh):
 
 
 @numba.njit(**_OPTS)
-def _step(code, xa, ha, b_ih, b_hh, h_prev, h_new, c_prev, c_new, gates, y, lengths, s, one):
+def _step(code, xa, ha, b_ih, b_hh, h_prev, h_new, c_prev, c_new, gates, y, lengths, s):
     b, h = h_prev.shape
+    one = _one(h_prev)
     zero = one - one
     # Loops of few arrays each, over views that start at 0: LLVM vectorised none of the loops
     # that touched seven arrays (too many run-time alias checks) or started at an offset.
@@ -137,53 +138,19 @@ def _step_grad(code, gates, h_prev, c_prev, c_new, dy, dh, dc, lengths, s, d_in,
 
 
 def _baseline_forward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-
-    def launch(*inputs, out=None):
-        with np.errstate(all="ignore"):
-            y, hn, cn, ws = reference.forward(np, mode, *reference._unpack(problem, inputs), reverse)
-        if out is not None:
-            out[...] = ws
-            ws = out
-        return reference.declared(problem, (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,))
-
-    return launch
+    return reference.baseline_forward(np, problem)
 
 
 def _baseline_backward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-
-    def launch(*inputs):
-        with np.errstate(all="ignore"):
-            out = reference.backward(np, mode, *reference.unpack_grad(problem, inputs), reverse)
-        return out[:6] + ((out[6],) if mode == "LSTM" else ())
-
-    return launch
+    return reference.baseline_backward(np, problem)
 
 
 def _fused_forward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    one = problem.np_dtype.type(1)  # arithmetic in the dtype: float32 exp/tanh, not float64
-
-    def step(*args):
-        _step(*args, one)
-
-    def launch(*inputs, out=None):
-        with np.errstate(all="ignore"):
-            return reference.declared(problem, fused.forward(NUMPY, step, mode, reverse,
-                                                             *reference._unpack(problem, inputs), out=out))
-
-    return launch
+    return fused.forward_launcher(problem, NUMPY, _step)
 
 
 def _fused_backward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-
-    def launch(*inputs):
-        with np.errstate(all="ignore"):
-            return fused.backward(NUMPY, _step_grad, mode, reverse, *reference.unpack_grad(problem, inputs))
-
-    return launch
+    return fused.backward_launcher(problem, NUMPY, _step_grad)
 
 
 # ---- oneDNN's RNN primitives (inference) ----------------------------------------
@@ -198,7 +165,7 @@ def _onednn_supported(problem: Problem) -> bool:
             and onednn.available())
 
 
-def onednn_weights(mode: str, w_ih, w_hh, b_ih, b_hh):
+def _onednn_weights(mode: str, w_ih, w_hh, b_ih, b_hh):
     """PaddlePaddle's (G*H, I) / (G*H, H) weights and two biases as oneDNN's ldigo weights and
     ldgo bias: GRU's gates in oneDNN's order (update, reset, candidate: Paddle's z, r, c), its
     candidate's hidden bias as a fourth bias gate (linear-before-reset GRU, Paddle's cell);
@@ -221,7 +188,7 @@ def _onednn_forward(problem: Problem, config: dict):
     def launch(x, w_ih, w_hh, b_ih, b_hh, h0, *rest, out=None):  # out: the workspace, which inference skips
         (t, b, n_in), h = x.shape, h0.shape[1]  # the launcher serves a bucket of shapes
         prim = lib.rnn_forward(_CELLS[mode], t, b, n_in, h, x.dtype, reverse)
-        layer, hidden, bias = onednn_weights(mode, w_ih, w_hh, b_ih, b_hh)
+        layer, hidden, bias = _onednn_weights(mode, w_ih, w_hh, b_ih, b_hh)
         y, hn = np.empty((t, b, h), x.dtype), np.empty((1, 1, b, h), x.dtype)
         args = {onednn.ARG_SRC: np.ascontiguousarray(x), onednn.ARG_SRC_ITER: np.ascontiguousarray(h0)[None, None],
                 onednn.ARG_WEIGHTS_LAYER: lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, layer),

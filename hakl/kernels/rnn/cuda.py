@@ -61,51 +61,19 @@ def _kernels(problem: Problem):
 
 
 def _fused_forward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    step, _ = _kernels(problem)
-    lib = fused.ArrayLib("cupy")
-
-    def launch(*inputs, out=None):
-        return reference.declared(problem, fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs),
-                                                         out=out))
-
-    return launch
+    return fused.forward_launcher(problem, fused.ArrayLib("cupy"), _kernels(problem)[0])
 
 
 def _fused_backward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    _, grad = _kernels(problem)
-    lib = fused.ArrayLib("cupy")
-
-    def launch(*inputs):
-        return fused.backward(lib, grad, mode, reverse, *reference.unpack_grad(problem, inputs))
-
-    return launch
+    return fused.backward_launcher(problem, fused.ArrayLib("cupy"), _kernels(problem)[1])
 
 
 def _cupy_forward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    cp = get_backend("cuda").cp
-
-    def launch(*inputs, out=None):
-        y, hn, cn, ws = reference.forward(cp, mode, *reference._unpack(problem, inputs), reverse)
-        if out is not None:
-            out[...] = ws
-            ws = out
-        return reference.declared(problem, (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,))
-
-    return launch
+    return reference.baseline_forward(get_backend("cuda").cp, problem)
 
 
 def _cupy_backward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    cp = get_backend("cuda").cp
-
-    def launch(*inputs):
-        out = reference.backward(cp, mode, *reference.unpack_grad(problem, inputs), reverse)
-        return out[:6] + ((out[6],) if mode == "LSTM" else ())
-
-    return launch
+    return reference.baseline_backward(get_backend("cuda").cp, problem)
 
 
 def forward_variants() -> list[Variant]:

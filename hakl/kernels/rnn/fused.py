@@ -20,7 +20,7 @@ from importlib import import_module
 
 import numpy as np
 
-from .reference import GATES, layout, steps, views
+from .reference import GATES, _unpack, declared, layout, steps, unpack_grad, views
 
 CODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 
@@ -93,3 +93,24 @@ def backward(lib, step_grad, mode, reverse, x, w_ih, w_hh, ws, dy, dh_n, dc_n, l
     dw_ih = lib.gemm(flat_in, x.reshape(t * b, n_in), ta=True)
     dw_hh = lib.gemm(flat_hid, before, ta=True)
     return (dx, dw_ih, dw_hh, lib.colsum(flat_in), lib.colsum(flat_hid), dh) + ((dc,) if lstm else ())
+
+
+def forward_launcher(problem, lib, step):
+    """The fused forward as a variant's launcher (every backend's: only `lib` and `step` differ)."""
+    mode, reverse = problem.flag("mode"), problem.flag("reverse")
+
+    def launch(*inputs, out=None):
+        with np.errstate(all="ignore"):
+            return declared(problem, forward(lib, step, mode, reverse, *_unpack(problem, inputs), out=out))
+
+    return launch
+
+
+def backward_launcher(problem, lib, step_grad):
+    mode, reverse = problem.flag("mode"), problem.flag("reverse")
+
+    def launch(*inputs):
+        with np.errstate(all="ignore"):
+            return backward(lib, step_grad, mode, reverse, *unpack_grad(problem, inputs))
+
+    return launch

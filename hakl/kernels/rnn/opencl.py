@@ -11,7 +11,7 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from . import RNN, fused, reference
+from . import RNN, fused
 
 SOURCE = Path(__file__).with_name("rnn.cl")
 KIND = {"float32": 1, "float64": 2}
@@ -81,26 +81,11 @@ def _supports(problem: Problem) -> bool:
 
 
 def _forward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    step, _ = _kernels(problem.dtype)
-    lib = _Lib()
-
-    def launch(*inputs, out=None):
-        return reference.declared(problem, fused.forward(lib, step, mode, reverse, *reference._unpack(problem, inputs),
-                                                         out=out))
-
-    return launch
+    return fused.forward_launcher(problem, _Lib(), _kernels(problem.dtype)[0])
 
 
 def _backward(problem: Problem, config: dict):
-    mode, reverse = problem.flag("mode"), problem.flag("reverse")
-    _, grad = _kernels(problem.dtype)
-    lib = _Lib()
-
-    def launch(*inputs):
-        return fused.backward(lib, grad, mode, reverse, *reference.unpack_grad(problem, inputs))
-
-    return launch
+    return fused.backward_launcher(problem, _Lib(), _kernels(problem.dtype)[1])
 
 
 def forward_variants() -> list[Variant]:

@@ -188,3 +188,30 @@ def op_backward(problem, *inputs):
     with np.errstate(all="ignore"):
         out = backward(np, mode, *unpack_grad(problem, inputs), problem.flag("reverse"), np.float64)
     return out[:6] + ((out[6],) if mode == "LSTM" else ())
+
+
+def baseline_forward(xp, problem):
+    """The composition above in the input dtype on array module `xp`: the NumPy and CuPy
+    baselines' forward launcher (the workspace copied into the caller's `out`)."""
+    mode, reverse = problem.flag("mode"), problem.flag("reverse")
+
+    def launch(*inputs, out=None):
+        with np.errstate(all="ignore"):
+            y, hn, cn, ws = forward(xp, mode, *_unpack(problem, inputs), reverse)
+        if out is not None:
+            out[...] = ws
+            ws = out
+        return declared(problem, (y, hn) + ((cn,) if mode == "LSTM" else ()) + (ws,))
+
+    return launch
+
+
+def baseline_backward(xp, problem):
+    mode, reverse = problem.flag("mode"), problem.flag("reverse")
+
+    def launch(*inputs):
+        with np.errstate(all="ignore"):
+            out = backward(xp, mode, *unpack_grad(problem, inputs), reverse)
+        return out[:6] + ((out[6],) if mode == "LSTM" else ())
+
+    return launch
