@@ -108,12 +108,14 @@ def _st_overload(a, v):
 @njit(**_HELPER)
 def _clamp_log(a, v):
     """log(v) clamped to ±1e20 (PaddlePaddle's TolerableValue), in a's accumulator type."""
-    lv = np.log(v)
+    lv = vm.log(v)
     lv = _acc(a, -TOLERABLE) if lv < -TOLERABLE else lv
     return _acc(a, TOLERABLE) if lv > TOLERABLE else lv
 
 
-@njit(cache=True, fastmath=False, error_model="numpy")  # explicit: a callee inherits an unset fastmath
+# fastmath explicit (a callee inherits an unset one); forceinline: LLVM inlines it keeping these
+# flags, so a loop that calls it still vectorises
+@njit(cache=True, fastmath=False, error_model="numpy", forceinline=True)
 def _shifted(v, sh, sl):
     """(v - sh) - sl in this order, compiled without fastmath: with reassociation LLVM turns it
     into v - (sh + sl), reusing lse = m + log(s), whose rounding (half an ulp of |m|) then
@@ -137,7 +139,7 @@ def _row_stats(x, xr):
         bs = _acc(x, 0.0)
         if m != -np.inf:
             for i in range(n):
-                bs += vm.exp(_ld(xr[i]) - m)
+                bs += vm.exp_nonpositive(_ld(xr[i]) - m)
         return m, np.float64(bs)
     m = _acc(x, -np.inf)
     s = 0.0
@@ -149,11 +151,11 @@ def _row_stats(x, xr):
         if bm == -np.inf:  # an all -inf block adds 0 (and exp(-inf - -inf) would be NaN)
             continue
         if bm > m:  # false for NaN: the NaN reaches s through the sum below
-            s = s * vm.exp(m - bm)
+            s = s * vm.exp_nonpositive(m - bm)
             m = bm
         bs = _acc(x, 0.0)
         for i in range(b0, b1):
-            bs += vm.exp(_ld(xr[i]) - m)
+            bs += vm.exp_nonpositive(_ld(xr[i]) - m)
         s += bs
     return m, s
 
@@ -185,11 +187,11 @@ def _soft_stats(x, xr, lr, weight, has_weight, need_exp):
             if bm == -np.inf:
                 continue
             if bm > m:
-                s = s * vm.exp(m - bm)
+                s = s * vm.exp_nonpositive(m - bm)
                 m = bm
             bs = _acc(x, 0.0)
             for i in range(b0, b1):
-                bs += vm.exp(_ld(xr[i]) - m)
+                bs += vm.exp_nonpositive(_ld(xr[i]) - m)
             s += bs
     return m, s, ls, lx, lw
 
@@ -353,84 +355,146 @@ def _rows_soft(x, label, weight, lse_in, g, gstride, loss, lse_out, part, dx,
 # ---------------------------------------------------------------------------
 
 
+@njit(**_HELPER)
+def _column_max(x, o, c0, k, a, b):
+    """max over the class axis of each column j of x[o, :, c0:c0 + k] (NaN-propagating), in
+    a or b, which is returned. Each class writes the other one: the in-place
+    m[j] = max(m[j], v) became a masked store (vmaskmovps), 10x slower on AMD's Zen 3."""
+    classes = x.shape[1]
+    src = a
+    xc = x[o, 0, c0:c0 + k]
+    for j in range(k):
+        src[j] = _ld(xc[j])
+    for c in range(1, classes):
+        xc, dst = x[o, c, c0:c0 + k], (b if c & 1 else a)
+        for j in range(k):
+            dst[j] = vm.maximum(src[j], _ld(xc[j]))
+        src = dst
+    return src
+
+
+_WORK_ROWS = 12  # _hard_cols' scratch rows: big, sh, sl, inv_s, max (2), bs, w, xl, li, coef; then e
+
+
+@njit(**_HELPER)
+def _cols_work(x, classes, k, keep):
+    """Scratch for _hard_cols over at most k columns, allocated once by its caller and reused
+    by every block (an allocation costs ~50 ns; a block of 256 rows made 13): the
+    accumulator rows (with the kept exponentials, C more rows, when `keep`), float64 sums,
+    label indices."""
+    rows = _WORK_ROWS + (classes if keep else 0)
+    return np.empty((rows, k), type(_acc(x, 0.0))), np.empty(k, np.float64), np.empty(k, np.int64)
+
+
 @njit(**_BODY)
 def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, use_softmax, has_weight,
-               has_lse, per_row, write_dx, o, c0, c1):
+               has_lse, per_row, write_dx, o, c0, c1, work, s, hit):
+    """Columns [c0, c1) of x[o]: (sum of losses, sum of element weights, bad label seen, its
+    value). work, s, hit: scratch from _cols_work."""
     outer, classes, inner = x.shape
     k = c1 - c0
     z = _acc(x, 0.0)
-    big = np.empty(k, type(z))
-    sh, sl = np.zeros(k, type(z)), np.zeros(k, type(z))  # softmax = exp((x - sh) - sl), as in _hard_rows
+    big, sh, sl, inv_s = work[0], work[1], work[2], work[3]  # whole rows: C-contiguous views
+    bs, w, xl, li, coef = work[6], work[7], work[8], work[9], work[10]
+    # softmax = exp((x - sh) - sl), as in _hard_rows; with the exponentials of the sum pass kept
+    # for the gradient, e / s: no second exp
+    keep = write_dx and use_softmax and not has_lse
     if use_softmax and not has_lse:
-        m = np.empty(k, type(z))
-        for j in range(k):
-            m[j] = -np.inf
+        m = _column_max(x, o, c0, k, work[4], work[5])
+        for j in range(k):  # an all -inf column shifts by 0: its exponentials are 0, not NaN
+            sh[j] = m[j] if m[j] != -np.inf else z
+            s[j], bs[j] = 0.0, z
         for c in range(classes):
             xc = x[o, c, c0:c1]  # a 1-D view: the loops over j vectorise (3-D indexing: 3x slower)
-            for j in range(k):
-                m[j] = vm.maximum(m[j], _ld(xc[j]))
-        s = np.zeros(k, np.float64)
-        bs = np.zeros(k, type(z))
-        for c in range(classes):
-            xc = x[o, c, c0:c1]
-            for j in range(k):
-                bs[j] += vm.exp(_ld(xc[j]) - m[j]) if m[j] != -np.inf else z
+            if keep:
+                ec = work[_WORK_ROWS + c]
+                for j in range(k):
+                    v = vm.exp_nonpositive(_ld(xc[j]) - sh[j])
+                    ec[j] = v
+                    bs[j] += v
+            else:
+                for j in range(k):
+                    bs[j] += vm.exp_nonpositive(_ld(xc[j]) - sh[j])
             if c % 256 == 255 or c == classes - 1:  # a column adds its terms one by one: flush
                 for j in range(k):                  # every 256 into float64
                     s[j] += bs[j]
                     bs[j] = 0
         for j in range(k):
-            log_s = math.log(s[j])
+            sa = _acc(x, s[j])
+            log_s = vm.log(sa)
             big[j] = _lse(x, m[j], log_s)
-            sh[j], sl[j] = m[j], _acc(x, log_s)
+            sh[j], sl[j] = m[j], log_s
+            inv_s[j] = _acc(x, 1.0) / sa
     elif use_softmax:
         for j in range(k):
             big[j] = sh[j] = lse_in[o, c0 + j]
+            sl[j] = z
     else:
         for j in range(k):
-            big[j] = 0
-    coef = np.empty(k, type(z))
-    hit = np.empty(k, np.int64)
-    xl = np.empty(k, type(z))
-    sum_loss, sum_w, bad, bad_value = 0.0, 0.0, False, 0
+            big[j] = sh[j] = sl[j] = z
+    # labels, branch-free: hit is the label, -1 where ignored or out of range (reported below);
+    # the gather in a loop of its own, 3x faster than inside this one
+    lab_row, x_cols = label[o, c0:c1], x[o, :, c0:c1]
     for j in range(k):
-        lab = label[o, c0 + j]
-        valid = lab != ignore
-        if valid and (lab < 0 or lab >= classes):
-            if not bad:
-                bad, bad_value = True, lab
-            valid = False
-        w = _acc(x, 1.0) if valid else z
-        if has_weight and valid:
-            w = _ld(weight[lab])
-        xl[j] = _ld(x[o, lab, c0 + j]) if valid else _acc(x, 1.0)
-        hit[j] = lab if valid else -1
-        if not valid:
-            li = z
-        elif use_softmax:
-            li = -w * _shifted(xl[j], sh[j], sl[j])  # (m - xl) + log(s), or lse - xl when given
+        lab = lab_row[j]
+        ok = (lab >= 0) & (lab < classes) & (lab != ignore)  # `&`: `and` would branch
+        hit[j] = lab if ok else -1
+        # an ignored label never indexes weight
+        w[j] = (_ld(weight[lab if ok else 0]) if has_weight else _acc(x, 1.0)) if ok else z
+    for j in range(k):
+        at = hit[j]
+        xl[j] = _ld(x_cols[at if at >= 0 else 0, j])
+    bad, bad_value = False, 0
+    for j in range(k):
+        if hit[j] < 0 and lab_row[j] != ignore:
+            bad, bad_value = True, lab_row[j]
+            break
+    for j in range(k):
+        if use_softmax:
+            v = -w[j] * _shifted(xl[j], sh[j], sl[j])  # (m - xl) + log(s), or lse - xl when given
         else:
-            li = -w * _clamp_log(x, xl[j])
-        if per_row:
-            loss[o, c0 + j] = li
-        if lse_out.size:
-            lse_out[o, c0 + j] = big[j]
-        sum_loss += li
-        sum_w += w
-        coef[j] = _acc(x, _ld(g[(o * inner + c0 + j) * gstride])) * w if valid else z
+            v = -w[j] * _clamp_log(x, xl[j])
+        li[j] = v if hit[j] >= 0 else z
+    gr = g[(o * inner + c0) * gstride:]
+    if gstride == 0:  # one factor for every element (a reduction's): a broadcast, not a gather
+        for j in range(k):
+            coef[j] = _acc(x, _ld(gr[0])) * w[j]
+    else:
+        for j in range(k):
+            coef[j] = _acc(x, _ld(gr[j * gstride])) * w[j]
+    sum_loss, sum_w = 0.0, 0.0
+    for j in range(k):
+        sum_loss += li[j]
+        sum_w += w[j]
+    if per_row:
+        lo = loss[o, c0:c1]
+        for j in range(k):
+            lo[j] = li[j]
+    if lse_out.size:
+        lo = lse_out[o, c0:c1]
+        for j in range(k):
+            lo[j] = big[j]
     if write_dx:
+        if keep:
+            for j in range(k):
+                inv_s[j] *= coef[j]
         for c in range(classes):
             xc, dxc = x[o, c, c0:c1], dx[o, c, c0:c1]
-            if use_softmax:
+            if keep:
+                ec = work[_WORK_ROWS + c]
+                for j in range(k):
+                    dxc[j] = _st(dx, inv_s[j] * ec[j])
+            elif use_softmax:
                 for j in range(k):
                     dxc[j] = _st(dx, coef[j] * vm.exp((_ld(xc[j]) - sh[j]) - sl[j]))
             else:
                 for j in range(k):
                     dxc[j] = _st(dx, 0.0)
+        for j in range(k):  # the label's term (li as scratch): softmax - 1 without cancelling
+            li[j] = coef[j] * _acc(x, vm.expm1(_shifted(xl[j], sh[j], sl[j]))) if use_softmax else -coef[j] / xl[j]
         for j in range(k):
             if hit[j] >= 0:
-                v = coef[j] * _acc(x, math.expm1(_shifted(xl[j], sh[j], sl[j]))) if use_softmax else -coef[j] / xl[j]
-                dx[o, hit[j], c0 + j] = _st(dx, v)
+                dx[o, hit[j], c0 + j] = _st(dx, li[j])
             else:
                 for c in range(classes):
                     dx[o, c, c0 + j] = _st(dx, 0.0)
@@ -454,27 +518,31 @@ def _hard_rows_transposed(x, label, weight, lse_in, g, gstride, loss, lse_out, d
     xt = np.empty((1, classes, _TBLOCK), x.dtype)
     dt = np.empty((1, classes, _TBLOCK) if write_dx else (1, 0, 0), dx.dtype)
     none_acc = np.empty((0, 0), loss.dtype)
+    work, s, hit = _cols_work(x, classes, _TBLOCK, write_dx and use_softmax and not has_lse)
     sum_loss, sum_w, bad, bad_value = 0.0, 0.0, False, 0
     for b0 in range(r0, r1, _TBLOCK):
         b1 = min(r1, b0 + _TBLOCK)
         k = b1 - b0
-        for j in range(k):
-            for c in range(classes):
-                xt[0, c, j] = x[b0 + j, c]
+        xf = x[b0:b1].reshape(k * classes)
+        for c in range(classes):  # strided loads, contiguous stores: faster than the other order
+            xc = xt[0, c]
+            for j in range(k):
+                xc[j] = xf[j * classes + c]
         lb = label[b0:b1].reshape(1, k)
         ls = loss[b0:b1].reshape(1, k) if per_row else none_acc
         lo = lse_out[b0:b1].reshape(1, k) if lse_out.size else none_acc
         li = lse_in[b0:b1].reshape(1, k) if has_lse else none_acc
         a, b, bd, value = _hard_cols(xt, lb, weight, li, g[b0 * gstride:], gstride, ls, lo, dt, ignore,
-                                     use_softmax, has_weight, has_lse, per_row, write_dx, 0, 0, k)
+                                     use_softmax, has_weight, has_lse, per_row, write_dx, 0, 0, k, work, s, hit)
         sum_loss += a
         sum_w += b
         if bd and not bad:
             bad, bad_value = True, value
         if write_dx:
+            df = dx[b0:b1].reshape(k * classes)
             for j in range(k):
                 for c in range(classes):
-                    dx[b0 + j, c] = dt[0, c, j]
+                    df[j * classes + c] = dt[0, c, j]
     return sum_loss, sum_w, bad, bad_value
 
 
@@ -483,11 +551,13 @@ def _cols_hard(x, label, weight, lse_in, g, gstride, loss, lse_out, part, dx, ba
                ignore, use_softmax, has_weight, has_lse, per_row, write_dx, cols):
     outer, classes, inner = x.shape
     blocks = (inner + cols - 1) // cols
+    keep = write_dx and use_softmax and not has_lse
     for t in prange(outer * blocks):
         o, c0 = t // blocks, (t % blocks) * cols
+        work, s, hit = _cols_work(x, classes, cols, keep)
         a, b, bad, value = _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore,
                                       use_softmax, has_weight, has_lse, per_row, write_dx, o, c0,
-                                      min(inner, c0 + cols))
+                                      min(inner, c0 + cols), work, s, hit)
         part[t, 0], part[t, 1] = a, b
         if bad:
             badf[t], badv[t] = 1, value
@@ -621,8 +691,9 @@ def _launcher(problem: Problem, config: dict, mode: str):
             flags = (ignore_index, use_softmax, has_weight, has_lse, per_row, write_dx)
             if serial and columns:
                 a, b, bad, value = 0.0, 0.0, False, 0
+                work = _cols_work(xk, classes, inner, write_dx and use_softmax and not has_lse)
                 for o in range(outer):
-                    a_, b_, bad_, value_ = _hard_cols(*args, dk, *flags, o, 0, inner)
+                    a_, b_, bad_, value_ = _hard_cols(*args, dk, *flags, o, 0, inner, *work)
                     a, b = a + a_, b + b_
                     if bad_ and not bad:
                         bad, value = True, value_
