@@ -1,7 +1,7 @@
 """activations on the CPU: the NumPy formulas (the baseline) and one numba kernel for
 every function and its gradient (the function a run-time code), on cast's thread pool;
 small calls run on the calling thread. float32 (and float16, as uint16 bits computed in
-float32) takes vecmath's vectorisable exp / tanh / sigmoid / erfc. Bytes: 2 (forward) or
+float32) takes vecmath's vectorisable exp / log / tanh / sigmoid / erfc. Bytes: 2 (forward) or
 3 (gradient) x n x itemsize."""
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _forward(fn, x, alpha, beta, threshold):
     if fn == 3:
         return vm.exp(x)
     if fn == 4:
-        return math.log(x) if x > zero else (-math.inf if x == zero else math.nan)
+        return vm.log(x)  # -inf at 0, NaN below
     if fn == 5:
         return math.sqrt(x) if x >= zero else math.nan
     if fn == 6:
@@ -49,7 +49,7 @@ def _forward(fn, x, alpha, beta, threshold):
         u = _const(x, _K) * (x + _const(x, 0.044715) * x * x * x)
         return zero if x == -math.inf else x * vm.sigmoid(two * u)
     bx = beta * x
-    return x if bx > threshold else math.log1p(math.exp(bx)) / beta
+    return x if bx > threshold else vm.log1p(vm.exp(bx)) / beta
 
 
 @njit(inline="always", **_OPTS)
