@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import output_pool
 from .base import Backend, HostTimer
 
 
@@ -73,7 +74,7 @@ class CPUBackend(Backend):
         return np.asarray(array)
 
     def empty(self, shape, dtype) -> np.ndarray:
-        return np.empty(shape, dtype)
+        return output_pool.empty(shape, dtype)
 
     def ascontiguous(self, array: np.ndarray) -> np.ndarray:
         return np.asarray(array, order="C")  # keeps 0-d arrays 0-d, as ascontiguousarray does not

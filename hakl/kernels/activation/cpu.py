@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import literal_unroll, njit
 
+from ...backends import output_pool
 from ...backends import vecmath as vm
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
@@ -152,7 +153,7 @@ def _numba(grad: bool):
         fn, grain = np.int64(FNS[problem.flag("fn")]), config["grain"]
 
         def launch(*arrays, alpha=1.0, beta=1.0, threshold=20.0):
-            out = np.empty(arrays[0].shape, arrays[0].dtype)
+            out = output_pool.empty(arrays[0].shape, arrays[0].dtype)
             n = out.size
             if n:
                 kernel = _KERNELS[grad, out.dtype == np.float16]

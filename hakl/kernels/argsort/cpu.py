@@ -33,6 +33,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ...backends import output_pool
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import AFTER_BASELINE, Problem, Variant
 from . import baseline
@@ -346,8 +347,8 @@ def _rows(problem: Problem, config: dict, want_idx: bool):
     def launch(x: np.ndarray):
         outer, n, inner = x.shape
         u = x.reshape(-1).view(c["ut"])
-        vals = np.empty_like(u)
-        out_idx = np.empty(u.size if want_idx else 0, np.int64)
+        vals = output_pool.empty_like(u)
+        out_idx = output_pool.empty(u.size if want_idx else 0, np.int64)
         if u.size:
             _sort_rows(u, vals, out_idx, n, inner, small, merge, _tasks(outer * inner), c["kind"], c["desc"], c["sign"],
                        c["absmask"], c["inf"], c["nan"], want_idx)
@@ -380,8 +381,8 @@ def radix_sort(x: np.ndarray, problem: Problem, want_idx: bool):
     u = x.reshape(-1).view(c["ut"])
     nbytes = u.itemsize
     tasks = numba.get_num_threads() if size >= 1 << 16 else 1
-    vals = np.empty_like(u)
-    out_idx = np.empty(size if want_idx else 0, np.int64)
+    vals = output_pool.empty_like(u)
+    out_idx = output_pool.empty(size if want_idx else 0, np.int64)
     if size == 0:
         return vals.view(x.dtype).reshape(x.shape), out_idx.reshape(x.shape) if want_idx else None
     if nbytes == 1 and rows == 1 and not want_idx:  # counting sort: 256 runs of values
@@ -391,7 +392,7 @@ def radix_sort(x: np.ndarray, problem: Problem, want_idx: bool):
         np.cumsum(hist.sum(axis=0), out=starts[1:])
         _count_fill(vals, starts, c["kind"], c["desc"], c["sign"], c["mask"])
         return vals.view(x.dtype).reshape(x.shape), None
-    keys = np.empty_like(u)
+    keys = output_pool.empty_like(u)
     hist = np.zeros((tasks, nbytes, 256), np.int64)
     specials = np.zeros(tasks, np.int64)
     _make_keys(u, keys, hist, specials, c["kind"], c["desc"], c["sign"], c["absmask"], c["inf"], c["nan"])
@@ -403,9 +404,9 @@ def radix_sort(x: np.ndarray, problem: Problem, want_idx: bool):
     if passes and rows > 1:
         passes += [(8 * b, n) for b in range(((rows - 1).bit_length() + 7) // 8)]
     payload_dtype = np.int32 if size < INT32_PAYLOAD_BELOW else np.int64
-    src_k, src_i = keys, np.empty(size if pairs else 0, payload_dtype)
+    src_k, src_i = keys, output_pool.empty(size if pairs else 0, payload_dtype)
     if passes:
-        dst_k, dst_i = np.empty_like(keys), np.empty_like(src_i)
+        dst_k, dst_i = output_pool.empty_like(keys), output_pool.empty_like(src_i)
         for number, (shift, row_n) in enumerate(passes):
             first = number == 0
             if first:
@@ -478,9 +479,9 @@ def _composite(problem: Problem, config: dict, want_idx: bool):
         rows_x = _to_rows(x)
         rows, n = rows_x.shape
         u = rows_x.reshape(-1).view(c["ut"])
-        comp = np.empty(u.size, np.uint64)
-        vals = np.empty_like(u)
-        out_idx = np.empty(u.size if want_idx else 0, np.int64)
+        comp = output_pool.empty(u.size, np.uint64)
+        vals = output_pool.empty_like(u)
+        out_idx = output_pool.empty(u.size if want_idx else 0, np.int64)
         if u.size:
             _compose(u, comp, n, c["kind"], c["desc"], c["sign"], c["absmask"], c["inf"], c["nan"])
             _sort_words(comp.reshape(rows, n))
@@ -513,7 +514,7 @@ def _numba_scatter(problem: Problem, config: dict):
         _, n, inner = dy.shape
         flat = dy.reshape(-1)
         view = flat.view(np.uint16) if dy.dtype == np.float16 else flat
-        dx = np.empty_like(view)
+        dx = output_pool.empty_like(view)
         if dy.size:
             _scatter(view, idx.reshape(-1), dx, n, inner)
         return dx.view(dy.dtype).reshape(dy.shape)

@@ -26,6 +26,7 @@ from numba import njit, types
 from numba.core.extending import overload
 
 from ...backends import onednn
+from ...backends import output_pool
 from ...op import Problem, Variant
 from .halfbits import f32_to_half, f64_to_half, half_to_f32
 
@@ -149,7 +150,7 @@ def _numba(problem: Problem, config: dict):
     grain = config["grain"]
 
     def launch(x: np.ndarray) -> np.ndarray:
-        out = np.empty(x.shape, to)
+        out = output_pool.empty(x.shape, to)
         if x.size:
             src, dst = x.reshape(-1), out.reshape(-1)
             if x.dtype == to:  # a copy (memcpy releases the GIL too)
@@ -194,7 +195,7 @@ def _onednn(problem: Problem, config: dict):
         prim = primitives.get(n)
         if prim is None:
             prim = primitives[n] = lib.reorder((n,), src_type, (n,), to.name)
-        out = np.empty(x.shape, to)
+        out = output_pool.empty(x.shape, to)
         lib.execute(prim, {onednn.ARG_FROM: x.reshape(n).view(src_type), onednn.ARG_TO: out.reshape(n)})
         return out
 

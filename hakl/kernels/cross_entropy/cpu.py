@@ -28,6 +28,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.extending import intrinsic, overload
 
+from ...backends import output_pool
 from ...backends import vecmath as vm
 from ...backends.cpu_kernels import parallel_kernel, serial_below
 from ...op import Problem, Variant
@@ -673,7 +674,7 @@ def _launcher(problem: Problem, config: dict, mode: str):
             if reduction == "mean":
                 g = g / acc(_mean_divisor(problem, label, weight, classes, ignore_index,
                                           max(1, int(config.get("chunk", 1 << 15)) // 4), acc))
-        dx = (out if out is not None else np.empty_like(x)) if write_dx else None
+        dx = (out if out is not None else output_pool.empty_like(x)) if write_dx else None
         dk = np.empty((0,) * xk.ndim, store) if dx is None else _bits(dx).reshape(xk.shape)
         loss = np.empty((outer, inner) if columns else n, acc) if per_row else np.empty((0,) * (2 if columns else 1), acc)
         lse_out = (np.empty((outer, inner) if columns else n, acc) if mode == "forward"

@@ -31,6 +31,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
+from ...backends import output_pool
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 from . import baseline
@@ -214,7 +215,7 @@ def _numba_rows(problem: Problem, config: dict):
         outer, n, _ = x.shape
         if n == 1:  # scans of one element: the identity (0 when exclusive), at copy speed
             return np.zeros_like(x) if exclusive else x.copy()
-        out = np.empty(x.shape, x.dtype)
+        out = output_pool.empty(x.shape, x.dtype)
         if x.size:
             offsets = np.zeros((outer, -(-n // seg)), acc)
             _scan_rows(_view(x).reshape(-1), _view(out).reshape(-1), offsets, seg, exclusive, reverse, zero)
@@ -232,7 +233,7 @@ def _numba_columns(problem: Problem, config: dict):
 
     def launch(x: np.ndarray) -> np.ndarray:
         outer, n, inner = x.shape
-        out = np.empty(x.shape, x.dtype)
+        out = output_pool.empty(x.shape, x.dtype)
         if x.size:
             blocks = outer * -(-inner // width)
             # Chunks along n only when column blocks alone leave threads idle; a chunk

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ...backends import output_pool
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 from ..cast.halfbits import f32_to_half, half_to_f32
@@ -155,8 +156,8 @@ def _numba_forward(problem: Problem, config: dict):
     chunk = config["chunk"]
 
     def launch(x: np.ndarray, p: float, seed: int, offset: int, scale: float):
-        out = np.empty_like(x)
-        mask = np.empty(x.size, np.uint8) if store_mask else _NO_MASK
+        out = output_pool.empty_like(x)
+        mask = output_pool.empty(x.size, np.uint8) if store_mask else _NO_MASK
         k0, k1, o0, o1 = (np.uint32(v) for v in philox.split_key(seed, offset))
         t = philox.threshold(p)
         _dropout_kernel(_bits(x), _bits(out), mask, k0, k1, o0, o1, np.uint32(min(t, philox.MASK32)),
@@ -172,7 +173,7 @@ def _numba_backward(problem: Problem, config: dict):
     chunk = config["chunk"] * 4
 
     def launch(dy: np.ndarray, mask: np.ndarray, scale: float):
-        dx = np.empty_like(dy)
+        dx = output_pool.empty_like(dy)
         _apply_mask_kernel(_bits(dy), mask, _bits(dx), compute(scale), compute(0.0), dy.dtype == np.float16, chunk)
         return dx
 

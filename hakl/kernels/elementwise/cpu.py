@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
+from ...backends import output_pool
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cast.halfbits import f32_to_half, half_to_f32
@@ -208,7 +209,7 @@ def _numba(problem: Problem, config: dict):
 
     def launch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         shape, full, xst, yst = _geometry(x.shape, y.shape)
-        out = np.empty(shape, x.dtype)
+        out = output_pool.empty(shape, x.dtype)
         n = out.size
         if n:
             parallel_for(_run, n, grain, _bits(x).reshape(-1), _bits(y).reshape(-1), _bits(out).reshape(-1), op,

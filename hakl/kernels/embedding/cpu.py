@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ...backends import output_pool
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cross_entropy.cpu import _bits, _ld, _st
@@ -103,7 +104,7 @@ def _forward(problem: Problem, config: dict):
         bad = _first_bad(ids, num)
         if bad >= 0:
             raise ValueError(reference.ids_error(problem.op, int(ids[bad]), num))
-        out = np.empty((ids.size, table.shape[1]), table.dtype)
+        out = output_pool.empty((ids.size, table.shape[1]), table.dtype)
         raw, dst = table.view(np.uint8), out.view(np.uint8)
         parallel_for(_gather_rows, ids.size, _rows(config, raw.shape[1]), raw, ids, dst, int(padding_idx))
         return out
@@ -120,7 +121,7 @@ def _backward(problem: Problem, config: dict):
         bad = _group(ids, num_embeddings, offsets, perm)
         if bad >= 0:
             raise ValueError(reference.ids_error(problem.op, int(ids[bad]), num_embeddings))
-        out = np.empty((num_embeddings, dout.shape[1]), dout.dtype)
+        out = output_pool.empty((num_embeddings, dout.shape[1]), dout.dtype)
         parallel_for(_segment_rows, num_embeddings, _rows(config, dout.shape[1]), _bits(dout), perm, offsets,
                      _bits(out), np.empty(dout.shape[1], acc), int(padding_idx))
         return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ...backends import output_pool
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cross_entropy.cpu import _acc, _bits, _ld, _st
@@ -105,7 +106,7 @@ def _forward(problem: Problem, config: dict):
         rest = list(rest)
         w = rest.pop(0) if has_w else np.ones(n, x.dtype)
         b = rest.pop(0) if has_b else np.zeros(n, x.dtype)
-        y = np.empty_like(x)
+        y = output_pool.empty_like(x)
         mean, rstd = np.empty(rows, st), np.empty(rows, st)
         parallel_for(_forward_rows, rows, _grain_rows(config, n), _bits(x), _bits(w), _bits(b), _bits(y), mean, rstd,
                      float(epsilon))
@@ -121,7 +122,7 @@ def _backward(problem: Problem, config: dict):
     def launch(x, dout, mean, rstd, *rest):
         rows, n = x.shape
         w = rest[0] if has_w else np.ones(n, x.dtype)
-        dx = np.empty_like(x)
+        dx = output_pool.empty_like(x)
         blocks = -(-rows // BLOCK)
         dw_part, db_part = np.zeros((blocks, n), acc), np.zeros((blocks, n), acc)
         parallel_for(_backward_rows, rows, _grain_rows(config, n), _bits(x), _bits(dout), mean, rstd, _bits(w),

@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
+from ...backends import output_pool
 from ...op import AFTER_BASELINE, FLOATS, Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cumsum.cpu import _half_to_float
@@ -160,7 +161,7 @@ def _build(columns: bool):
         def launch(x: np.ndarray) -> np.ndarray:
             outer, n, inner = x.shape
             m = -(-n // CHUNK)
-            vals = np.empty((outer, m, inner), acc)
+            vals = output_pool.empty((outer, m, inner), acc)
             if columns:
                 width = min(config["width"], inner)
                 parallel_for(_columns, outer * m * -(-inner // width), grain, _bits(x).reshape(-1),

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ...backends import output_pool
 from ...backends import onednn, vecmath as vm
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
@@ -261,7 +262,7 @@ def _numba_forward_rows(problem: Problem, config: dict):
 
     def launch(x: np.ndarray) -> np.ndarray:
         x2 = x.reshape(x.shape[0], x.shape[1])
-        y = np.empty_like(x2)
+        y = output_pool.empty_like(x2)
         _forward_rows(x2, y, log, fused, max(1, chunk // max(x2.shape[1], 1)))
         return y.reshape(x.shape)
 
@@ -272,7 +273,7 @@ def _numba_forward_cols(problem: Problem, config: dict):
     log, cols = bool(problem.flag("log")), int(config["cols"])
 
     def launch(x: np.ndarray) -> np.ndarray:
-        y = np.empty_like(x)
+        y = output_pool.empty_like(x)
         _forward_cols(x, y, log, cols)
         return y
 
@@ -284,7 +285,7 @@ def _numba_backward_rows(problem: Problem, config: dict):
 
     def launch(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
         y2, dy2 = y.reshape(y.shape[0], y.shape[1]), dy.reshape(dy.shape[0], dy.shape[1])
-        dx = np.empty_like(y2)
+        dx = output_pool.empty_like(y2)
         _backward_rows(y2, dy2, dx, log, max(1, chunk // max(y2.shape[1], 1)))
         return dx.reshape(y.shape)
 
@@ -295,7 +296,7 @@ def _numba_backward_cols(problem: Problem, config: dict):
     log, cols = bool(problem.flag("log")), int(config["cols"])
 
     def launch(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        dx = np.empty_like(y)
+        dx = output_pool.empty_like(y)
         _backward_cols(y, dy, dx, log, cols)
         return dx
 
@@ -339,7 +340,7 @@ def _onednn_forward(problem: Problem, config: dict):
             prim = lib.softmax_forward(shape, dtype, 1, log)
             hit = primitives[shape] = (prim, prim.impl.startswith("jit"))
         prim, jit = hit
-        y = np.empty_like(x)
+        y = output_pool.empty_like(x)
         lib.execute(prim, {onednn.ARG_SRC: x.reshape(shape), onednn.ARG_DST: y.reshape(shape)})
         if jit:
             if len(shape) == 2 and dtype in _NUMBA_DTYPES:
@@ -389,7 +390,7 @@ def _onednn_backward(problem: Problem, config: dict):
         prim = primitives.get(shape)
         if prim is None:
             prim = primitives[shape] = lib.softmax_backward(shape, dtype, 1, log)
-        dx = np.empty_like(y)
+        dx = output_pool.empty_like(y)
         lib.execute(prim, {onednn.ARG_DST: y.reshape(shape), onednn.ARG_DIFF_DST: dy.reshape(shape),
                            onednn.ARG_DIFF_SRC: dx.reshape(shape)})
         nan_grad(y, dy, dx, log)

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from ...backends import output_pool
 from ...backends import onednn
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
@@ -119,7 +120,7 @@ def _numba_stack(problem: Problem, config: dict):
 
     def launch(*xs: np.ndarray) -> np.ndarray:
         outer, inner = xs[0].shape
-        out = np.empty((outer, len(xs), inner * ratio), word)
+        out = output_pool.empty((outer, len(xs), inner * ratio), word)
         if out.size:
             _move(_addresses(xs), out, chunk, True)
         return out.view(xs[0].dtype)
@@ -132,7 +133,7 @@ def _numba_unstack(problem: Problem, config: dict):
 
     def launch(x: np.ndarray) -> tuple[np.ndarray, ...]:
         outer, k, inner = x.shape
-        parts = [np.empty((outer, inner * ratio), word) for _ in range(k)]
+        parts = [output_pool.empty((outer, inner * ratio), word) for _ in range(k)]
         if x.size:
             _move(_addresses(parts), x.view(word), chunk, False)
         return tuple(p.view(x.dtype) for p in parts)
@@ -161,7 +162,7 @@ def _onednn_stack(problem: Problem, config: dict):
         prim = primitives.get(key)
         if prim is None:
             prim = primitives[key] = lib.concat([(outer, 1, row)] * len(xs), word, 1)
-        out = np.empty((outer, len(xs), inner), xs[0].dtype)
+        out = output_pool.empty((outer, len(xs), inner), xs[0].dtype)
         args = {onednn.ARG_MULTIPLE_SRC + i: x.view(word).reshape(outer, 1, row) for i, x in enumerate(xs)}
         args[onednn.ARG_DST] = out.view(word).reshape(outer, len(xs), row)
         lib.execute(prim, args)
