@@ -23,6 +23,7 @@ Blocks are kept by exact size (the same shapes repeat) up to HAKL_OUTPUT_POOL_MB
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import threading
 import weakref
@@ -48,9 +49,10 @@ class OutputPool:
         self._lock = threading.Lock()
 
     def empty(self, shape, dtype) -> np.ndarray:
-        dtype = np.dtype(dtype)
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        count = int(np.prod(shape, dtype=np.int64))
+        # math.prod, not np.prod: a 4x8 call must not pay microseconds here
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        count = math.prod(shape)
+        dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         nbytes = count * dtype.itemsize
         if nbytes < MIN_BYTES or not self.limit or dtype.hasobject:
             return np.empty(shape, dtype)

@@ -250,20 +250,35 @@ def binary(name: str, x: Any, y: Any) -> Any:
                                 "with hakl.cast)")
             ys = tuple(y.shape)
         xs = tuple(x.shape)
-    try:
-        out_shape = np.broadcast_shapes(xs, ys)
-    except ValueError:
-        raise ValueError(f"{name}: shapes {xs} of 'x' and {ys} of 'y' do not broadcast") from None
+    geometry = _geometry(xs, ys)
+    if geometry is None:
+        raise ValueError(f"{name}: shapes {xs} of 'x' and {ys} of 'y' do not broadcast")
+    out_shape, pattern, shape, xm, ym = geometry
     if 0 in out_shape:
         return backend.empty(out_shape, dtype)
-    pattern, shape, xm, ym = collapse(xs, ys)
     x, y = backend.ascontiguous(x), backend.ascontiguous(y)
     if len(shape) > MAXD:
         x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
         pattern, shape, xm, ym = "b", (math.prod(out_shape),), (math.prod(out_shape),), (math.prod(out_shape),)
-    problem = Problem("elementwise", backend.name, dtype_name(dtype), shape, (("op", name), ("pattern", pattern)))
+    problem = _problem(name, backend.name, dtype_name(dtype), shape, pattern)
     out = dispatch.select(ELEMENTWISE, problem).launcher(x.reshape(xm), y.reshape(ym))
     return out.reshape(out_shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _geometry(xs: tuple[int, ...], ys: tuple[int, ...]):
+    """(out shape, collapse(xs, ys)) or None where they do not broadcast: per pair of shapes,
+    which the framework repeats (np.broadcast_shapes alone was a fifth of a 4x8 add)."""
+    try:
+        out_shape = np.broadcast_shapes(xs, ys)
+    except ValueError:
+        return None
+    return (out_shape, *collapse(xs, ys)) if 0 not in out_shape else (out_shape, "", (), (), ())
+
+
+@functools.lru_cache(maxsize=4096)
+def _problem(name: str, backend: str, dtype: str, shape: tuple[int, ...], pattern: str) -> Problem:
+    return Problem("elementwise", backend, dtype, shape, (("op", name), ("pattern", pattern)))
 
 
 def add(x: Any, y: Any) -> Any:
