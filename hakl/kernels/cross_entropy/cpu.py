@@ -374,13 +374,13 @@ def _column_max(x, o, c0, k, a, b):
     return src
 
 
-_WORK_ROWS = 12  # _hard_cols' scratch rows: big, sh, sl, inv_s, max (2), bs, w, xl, li, coef; then e
+_WORK_ROWS = 11  # _hard_cols' scratch rows: big, sh, sl, inv_s, max (2), bs, w, xl, li, coef; then e
 
 
 @njit(**_HELPER)
 def _cols_work(x, classes, k, keep):
     """Scratch for _hard_cols over at most k columns, allocated once by its caller and reused
-    by every block (an allocation costs ~50 ns; a block of 256 rows made 13): the
+    by every block (an allocation costs ~50 ns; each block made 13): the
     accumulator rows (with the kept exponentials, C more rows, when `keep`), float64 sums,
     label indices."""
     rows = _WORK_ROWS + (classes if keep else 0)
