@@ -109,7 +109,7 @@ def _st_overload(a, v):
 @njit(**_HELPER)
 def _clamp_log(a, v):
     """log(v) clamped to ±1e20 (PaddlePaddle's TolerableValue), in a's accumulator type."""
-    lv = vm.log(v)
+    lv = np.log(v)  # probabilities given (use_softmax=False): math's log, one loop less to vectorise
     lv = _acc(a, -TOLERABLE) if lv < -TOLERABLE else lv
     return _acc(a, TOLERABLE) if lv > TOLERABLE else lv
 
@@ -374,7 +374,7 @@ def _column_max(x, o, c0, k, a, b):
     return src
 
 
-_WORK_ROWS = 11  # _hard_cols' scratch rows: big, sh, sl, inv_s, max (2), bs, w, xl, li, coef; then e
+_WORK_ROWS = 12  # _hard_cols' scratch rows: big, sh, sl, inv_s, max (2), bs, w, xl, li, coef, a sink; then e
 
 
 @njit(**_HELPER)
@@ -407,15 +407,11 @@ def _hard_cols(x, label, weight, lse_in, g, gstride, loss, lse_out, dx, ignore, 
             s[j], bs[j] = 0.0, z
         for c in range(classes):
             xc = x[o, c, c0:c1]  # a 1-D view: the loops over j vectorise (3-D indexing: 3x slower)
-            if keep:
-                ec = work[_WORK_ROWS + c]
-                for j in range(k):
-                    v = vm.exp_nonpositive(_ld(xc[j]) - sh[j])
-                    ec[j] = v
-                    bs[j] += v
-            else:
-                for j in range(k):
-                    bs[j] += vm.exp_nonpositive(_ld(xc[j]) - sh[j])
+            ec = work[_WORK_ROWS + c] if keep else work[_WORK_ROWS - 1]  # kept, or a sink row: one
+            for j in range(k):                                             # loop to compile, not two
+                v = vm.exp_nonpositive(_ld(xc[j]) - sh[j])
+                ec[j] = v
+                bs[j] += v
             if c % 256 == 255 or c == classes - 1:  # a column adds its terms one by one: flush
                 for j in range(k):                  # every 256 into float64
                     s[j] += bs[j]
