@@ -89,4 +89,6 @@ def empty(shape, dtype) -> np.ndarray:
 
 
 def empty_like(a: np.ndarray) -> np.ndarray:
+    """An array of a's shape and dtype, C-ordered whatever a's layout (np.empty_like keeps a
+    Fortran order): the launchers reshape their outputs flat, which a C array does in place."""
     return POOL.empty(a.shape, a.dtype)
