@@ -253,9 +253,11 @@ class Op:
         return _close(out, expected, rtol, atol * self.atol_growth(problem))
 
 
-def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
+           magnitude: np.ndarray | None = None) -> str | None:
     """NaN exactly where the reference has NaN, equal infinities, elsewhere
-    |out - ref| <= rtol*|ref| + atol*max|ref| (atol is relative to the data's scale)."""
+    |out - ref| <= rtol*|ref| + atol*max(max|ref|, magnitude) (atol is relative to the data's
+    scale; `magnitude`, per element, to the size of the terms a kernel sums or cancels there)."""
     got = out.astype(np.float64)
     nan_differs = np.isnan(got) != np.isnan(expected)
     if nan_differs.any():
@@ -268,7 +270,8 @@ def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> s
         return None
     scale = float(np.abs(expected[finite]).max())
     err = np.abs(got[finite] - expected[finite])
-    bad = ~(err <= rtol * np.abs(expected[finite]) + atol * scale)
+    floor = scale if magnitude is None else np.fmax(scale, magnitude[finite])
+    bad = ~(err <= rtol * np.abs(expected[finite]) + atol * floor)
     if bad.any():
         return f"{int(bad.sum())} elements off, max abs error {float(np.nanmax(err)):.3g} (scale {scale:.3g})"
     return None

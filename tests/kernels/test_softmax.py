@@ -156,3 +156,21 @@ def test_public_backward_keeps_nan_rows(device, dtype, log, rng):
     want = reference.backward(problem, y[:, :, None], dy[:, :, None])[:, :, 0]
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
     assert np.isfinite(dx[~np.isnan(want)]).all()
+
+
+def test_backward_tolerance_follows_cancellation_in_nearly_one_hot_rows(rng):
+    """dy - sum(y * dy) cancels where y is nearly one-hot: a plain float32 evaluation is off by
+    ulps of |dy| there, far above the result's own scale (a PoCL run failed on such a row), and
+    passes; an error a thousand times larger still fails."""
+    x = np.array([[0.0, 9.0, -1.0, 0.5, 0.2], [-8.0, 1.0, -9.0, 0.0, 0.3]])[:, :, None]
+    problem = Problem("softmax_grad", "cpu", "float32", x.shape, (("log", False),))
+    y = reference.forward(problem, x).astype(np.float32)
+    for _ in range(50):
+        dy = rng.standard_normal(x.shape).astype(np.float32)
+        got = y * (dy - (y * dy).sum(axis=1, keepdims=True, dtype=np.float32))
+        want = reference.backward(problem, y, dy)
+        assert SOFTMAX_GRAD.check(problem, got, want, (y, dy)) is None
+        worst = np.unravel_index(np.argmax(y), y.shape)
+        wrong = got.copy()
+        wrong[worst] += 1e3 * np.finfo(np.float32).eps * abs(float(dy[worst])) + 1e-30
+        assert SOFTMAX_GRAD.check(problem, wrong, want, (y, dy)) is not None
