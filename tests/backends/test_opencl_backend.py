@@ -109,7 +109,7 @@ def test_softmax_configs_beyond_the_defaults(cl_backend, variant, configs):
                     continue
                 out = cl_backend.to_host(dispatch.force(op, problem, v, config).launcher(
                     *(cl_backend.asarray(a) for a in inputs)))
-                error = op.check(problem, out, op.reference(problem, *inputs))
+                error = op.check(problem, out, op.reference(problem, *inputs), inputs)
                 assert error is None, f"{op.name} {variant} {config} {problem.shape} {problem.flags}: {error}"
 
 
