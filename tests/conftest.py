@@ -1,12 +1,23 @@
 """Shared fixtures: one place owns the skips for optional hardware."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
-from hakl import backends
-from hakl.tuning import dispatch, verify
-from hakl.tuning.db import TuningDB
+# The suite runs the serial twin of every parallel CPU kernel (cpu_kernels.ParallelKernel);
+# tests marked parallel_builds or big_memory, and tests/backends/test_cpu_kernels.py, run the
+# parallel builds. Measured on a clean clone (2-core EPYC): numba's parfor builds were 331 of
+# the suite's 638 CPU-seconds of compiling, for the same source as the twins. Set before
+# hakl is imported, and inherited by the CLI and Ray worker processes the tests start.
+ALWAYS_SERIAL = 1 << 62
+os.environ.setdefault("HAKL_CPU_SERIAL_BELOW", str(ALWAYS_SERIAL))
+
+from hakl import backends  # noqa: E402
+from hakl.backends import cpu_kernels  # noqa: E402
+from hakl.tuning import dispatch, verify  # noqa: E402
+from hakl.tuning.db import TuningDB  # noqa: E402
 
 
 def backend_params(names=("cpu", "cuda", "opencl")):
@@ -45,6 +56,15 @@ def isolated_tuning_db(tmp_path, monkeypatch):
     verify.forget()  # synthetic test ops reuse names: no verdict carries over between tests
     yield
     dispatch.set_database(None)
+
+
+@pytest.fixture(autouse=True)
+def cpu_kernel_builds(request, monkeypatch):
+    """The serial twins, or for parallel_builds / big_memory tests the production threshold
+    (the parallel build above it; past 2^31 elements its 64-bit task offsets)."""
+    node = request.node
+    production = node.get_closest_marker("parallel_builds") or node.get_closest_marker("big_memory")
+    monkeypatch.setattr(cpu_kernels, "_threshold", cpu_kernels.SERIAL_BELOW if production else ALWAYS_SERIAL)
 
 
 @pytest.fixture

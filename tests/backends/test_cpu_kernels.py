@@ -7,13 +7,16 @@ import pytest
 
 from hakl.backends import cpu_kernels
 from hakl.conformance import check_variant
+from hakl.kernels.argsort import ARGSORT, ARGSORT_GRAD, SORT
+from hakl.kernels.cross_entropy import CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CROSS_ENTROPY_TRAIN
 from hakl.kernels.cumsum import CUMSUM
-from hakl.kernels.dropout import DROPOUT
+from hakl.kernels.dropout import DROPOUT, DROPOUT_GRAD
 from hakl.kernels.softmax import SOFTMAX, SOFTMAX_GRAD
 from hakl.kernels.softmax import cpu as softmax_cpu
-from hakl.kernels.stack import STACK
+from hakl.kernels.stack import STACK, UNSTACK
 
 
+@pytest.mark.parallel_builds
 def test_small_calls_run_the_serial_twin_large_ones_the_parallel_build(monkeypatch):
     kernel = softmax_cpu._forward_rows
     used = []
@@ -27,11 +30,36 @@ def test_small_calls_run_the_serial_twin_large_ones_the_parallel_build(monkeypat
     assert limit == cpu_kernels.SERIAL_BELOW > 4 * 8
 
 
-@pytest.mark.parametrize("op", [SOFTMAX, SOFTMAX_GRAD, CUMSUM, DROPOUT, STACK], ids=lambda op: op.name)
+# Every op whose numba variants run a ParallelKernel, with the dtypes whose code differs in
+# it: float16 travels as bits (softmax has no numba float16), argsort's radix keys are 1, 2, 4 or 8 bytes wide, stack moves
+# elements by size. The rest of the suite runs the serial twins (tests/conftest.py).
+BUILDS = [(SOFTMAX, "float32"), (SOFTMAX_GRAD, "float32"), (CUMSUM, "float32"),
+          (CUMSUM, "int32"), (DROPOUT, "float32"), (DROPOUT, "float16"), (DROPOUT_GRAD, "float32"),
+          (STACK, "float32"), (STACK, "int8"), (UNSTACK, "float32"), (CROSS_ENTROPY, "float32"),
+          (CROSS_ENTROPY, "float16"), (CROSS_ENTROPY_GRAD, "float32"), (CROSS_ENTROPY_TRAIN, "float32"),
+          (ARGSORT, "float32"), (ARGSORT, "int64"), (ARGSORT, "float16"), (ARGSORT, "bool"),
+          (SORT, "float32"), (ARGSORT_GRAD, "float32")]
+
+
+def test_every_parallel_kernel_family_is_run_in_both_builds():
+    """A family that starts using ParallelKernel gets its parallel build checked here."""
+    import hakl.kernels as families
+
+    users = {op.name.split("_grad")[0] for op, _ in BUILDS}
+    for module in vars(families).values():
+        cpu = getattr(module, "cpu", None)
+        if cpu is not None and any(isinstance(v, cpu_kernels.ParallelKernel) for v in vars(cpu).values()):
+            assert any(name.startswith(module.__name__.rsplit(".", 1)[-1]) for name in users), module.__name__
+
+
+@pytest.mark.parametrize("op, dtype", BUILDS, ids=[f"{op.name}-{dt}" for op, dt in BUILDS])
 @pytest.mark.parametrize("threshold", [0, 1 << 62], ids=["always_parallel", "always_serial"])
-def test_both_builds_match_the_reference(op, threshold, monkeypatch):
+def test_both_builds_match_the_reference(op, dtype, threshold, monkeypatch):
     monkeypatch.setattr(cpu_kernels, "_threshold", threshold)
+    checked = 0
     for variant in op.for_backend("cpu"):
         if not variant.baseline and variant.name != "onednn":  # the numba variants
-            report = check_variant(op, variant, "float32", quick=True)
-            assert report.checked and not report.failures, (variant.name, report.failures)
+            report = check_variant(op, variant, dtype, quick=True)
+            assert not report.failures, (variant.name, report.failures)
+            checked += report.checked  # 0 for a variant of other dtypes
+    assert checked

@@ -39,7 +39,7 @@ def test_stable_orders_equal_numpys(device, rng):
             continue
         for kind in ("random", "ties", "special", "sorted", "reversed", "equal"):
             x = _x(dtype, (6, 40, 3), rng, kind)
-            for axis in (0, 1, 2, -1):
+            for axis in (0, 1, -1):  # -1 is 2: the last axis once
                 d = backend.asarray(x)
                 got = hakl.to_numpy(argsort(d, axis=axis, stable=True))
                 np.testing.assert_array_equal(got, np.argsort(x, axis=axis, kind="stable"), err_msg=f"{dtype} {kind}")
