@@ -21,8 +21,10 @@ from .kernels.cross_entropy import (cross_entropy, cross_entropy_grad, cross_ent
                                     softmax_with_cross_entropy)
 from .kernels.cumsum import cumsum, cumsum_grad  # noqa: E402
 from .kernels.dropout import dropout, dropout_backward, dropout_forward, manual_seed  # noqa: E402
-from .kernels.elementwise import (add, add_grad, divide, divide_grad, maximum, maximum_grad, minimum,  # noqa: E402
-                                  minimum_grad, multiply, multiply_grad, pow, pow_grad, subtract, subtract_grad)
+from .kernels.elementwise import (add, add_grad, divide, divide_grad, equal, greater_equal,  # noqa: E402
+                                  greater_than, less_equal, less_than, maximum, maximum_grad, minimum,
+                                  minimum_grad, multiply, multiply_grad, not_equal, pow, pow_grad, subtract,
+                                  subtract_grad)
 from .kernels.embedding import embedding, embedding_grad  # noqa: E402
 from .kernels.layer_norm import layer_norm, layer_norm_grad, layer_norm_with_stats  # noqa: E402
 from .kernels.matmul import matmul, matmul_grad  # noqa: E402
@@ -62,6 +64,7 @@ __all__ = ["asarray", "to_numpy", "device_of", "softmax", "log_softmax", "softma
            "softmax_with_cross_entropy",
            "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "add_grad", "subtract_grad",
            "multiply_grad", "divide_grad", "maximum_grad", "minimum_grad", "pow_grad",
+           "equal", "not_equal", "greater_than", "greater_equal", "less_than", "less_equal",
            "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "elu", "gelu", "softplus", "relu_grad", "tanh_grad",
            "sigmoid_grad", "exp_grad", "log_grad", "sqrt_grad", "elu_grad", "gelu_grad", "softplus_grad",
            "sum", "mean", "max", "min", "argmax", "sum_grad", "mean_grad", "max_grad", "min_grad",

@@ -256,45 +256,36 @@ def clip(x, min=None, max=None, name=None):  # noqa: A002
     return out
 
 
-def _compare(code: str, x: Any, y: Any) -> Tensor:
-    """A bool tensor from the elementwise kernels' comparison codes (1 or 0 in x's dtype)."""
-    from ..kernels.elementwise import binary
-
+def _compare(which: str, x: Any, y: Any) -> Tensor:
+    """A bool tensor: hakl's comparison `which` (PaddlePaddle's spelling) of x and y."""
     if not isinstance(x, Tensor):
         x = to_tensor(x, dtype=y.dtype if isinstance(y, Tensor) else None)
     y = _operand(x, y)
-    a, b = x._data, y._data if isinstance(y, Tensor) else y
-    if code in ("eq", "ne"):
-        hit = binary("multiply", binary("ge", a, b), binary("le", a, b))  # NaN: neither ge nor le
-        if code == "ne":
-            hit = binary("subtract", 1, hit)
-    else:
-        hit = binary(code, a, b)
-    return wrap(function("cast").fn(hit, "bool"))
+    return wrap(function(which).fn(x._data, y._data if isinstance(y, Tensor) else y))
 
 
 def equal(x, y, name=None):
-    return _compare("eq", x, y)
+    return _compare("equal", x, y)
 
 
 def not_equal(x, y, name=None):
-    return _compare("ne", x, y)
+    return _compare("not_equal", x, y)
 
 
 def greater_than(x, y, name=None):
-    return _compare("gt", x, y)
+    return _compare("greater_than", x, y)
 
 
 def greater_equal(x, y, name=None):
-    return _compare("ge", x, y)
+    return _compare("greater_equal", x, y)
 
 
 def less_than(x, y, name=None):
-    return _compare("lt", x, y)
+    return _compare("less_than", x, y)
 
 
 def less_equal(x, y, name=None):
-    return _compare("le", x, y)
+    return _compare("less_equal", x, y)
 
 
 def matmul(x, y, transpose_x=False, transpose_y=False, name=None):

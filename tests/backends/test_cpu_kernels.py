@@ -30,18 +30,18 @@ def test_small_calls_run_the_serial_twin_large_ones_the_parallel_build(monkeypat
     assert limit == cpu_kernels.SERIAL_BELOW > 4 * 8
 
 
-# Every op whose numba variants run a ParallelKernel, with the dtypes whose code differs in
-# it: float16 travels as bits (softmax has no numba float16), argsort's radix keys are 1, 2, 4 or 8 bytes wide, stack moves
-# elements by size. The rest of the suite runs the serial twins (tests/conftest.py).
-BUILDS = [(SOFTMAX, "float32"), (SOFTMAX_GRAD, "float32"), (CUMSUM, "float32"),
-          (CUMSUM, "int32"), (DROPOUT, "float32"), (DROPOUT, "float16"), (DROPOUT_GRAD, "float32"),
-          (STACK, "float32"), (STACK, "int8"), (UNSTACK, "float32"), (CROSS_ENTROPY, "float32"),
-          (CROSS_ENTROPY, "float16"), (CROSS_ENTROPY_GRAD, "float32"), (CROSS_ENTROPY_TRAIN, "float32"),
-          (ARGSORT, "float32"), (ARGSORT, "int64"), (ARGSORT, "float16"), (ARGSORT, "bool"),
-          (SORT, "float32"), (ARGSORT_GRAD, "float32")]
+# One (op, dtype) per family whose numba variants run a ParallelKernel: the parallel build
+# is the twin's source with its task loop run by numba's threads, so what it can get wrong
+# (task bounds, per-task partials, 64-bit offsets) does not depend on the dtype, and each
+# build costs seconds to compile (the CE row kernel: 18 s a dtype). The dtypes are the
+# big_memory tests' (which run the parallel builds past 2^31 elements), so the two share
+# their compiles; the rest of the suite runs every dtype through the serial twins.
+BUILDS = [(SOFTMAX, "float32"), (SOFTMAX_GRAD, "float32"), (CUMSUM, "float16"), (DROPOUT, "float32"),
+          (DROPOUT_GRAD, "float32"), (STACK, "int8"), (UNSTACK, "int8"), (CROSS_ENTROPY, "float16"),
+          (ARGSORT, "int8"), (SORT, "int16"), (ARGSORT_GRAD, "float32")]
 
 
-def test_every_parallel_kernel_family_is_run_in_both_builds():
+def test_every_parallel_kernel_family_runs_its_parallel_build_here():
     """A family that starts using ParallelKernel gets its parallel build checked here."""
     import hakl.kernels as families
 
@@ -53,9 +53,8 @@ def test_every_parallel_kernel_family_is_run_in_both_builds():
 
 
 @pytest.mark.parametrize("op, dtype", BUILDS, ids=[f"{op.name}-{dt}" for op, dt in BUILDS])
-@pytest.mark.parametrize("threshold", [0, 1 << 62], ids=["always_parallel", "always_serial"])
-def test_both_builds_match_the_reference(op, dtype, threshold, monkeypatch):
-    monkeypatch.setattr(cpu_kernels, "_threshold", threshold)
+def test_the_parallel_builds_match_the_reference(op, dtype, monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "_threshold", 0)  # every call parallel
     checked = 0
     for variant in op.for_backend("cpu"):
         if not variant.baseline and variant.name != "onednn":  # the numba variants

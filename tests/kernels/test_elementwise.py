@@ -98,3 +98,41 @@ def test_collapse_merges_axes_that_broadcast_alike():
     assert ew.collapse((8, 4, 5), (8, 4, 5)) == ("b", (160,), (160,), (160,))
     assert ew.collapse((3, 1), (1, 5)) == ("xy", (3, 5), (3, 1), (1, 5))
     assert ew.collapse((), (7,)) == ("y", (7,), (1,), (7,))
+
+
+COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater_than": np.greater,
+           "greater_equal": np.greater_equal, "less_than": np.less, "less_equal": np.less_equal}
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_comparisons_are_bool_and_match_numpy_with_nan_ties_and_broadcasting(device, rng):
+    """Ties (half the values repeat), NaN and ±inf on both sides, signed zeros (equal),
+    broadcast shapes, a scalar on either side, integers; the result is bool."""
+    backend = backends.get(device)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0], np.float32)
+    for dtype in ("float32", "float16", "int32", "int64"):
+        if np.dtype(dtype) not in backend.dtypes():
+            continue
+        for xs, ys in [((6, 7), (6, 7)), ((3, 6, 7), (7,)), ((6, 1), (1, 7)), ((2, 0, 7), (7,))]:
+            x = rng.choice(special, xs) if dtype.startswith("float") else rng.integers(-2, 3, xs)
+            y = rng.choice(special, ys) if dtype.startswith("float") else rng.integers(-2, 3, ys)
+            x, y = x.astype(dtype), y.astype(dtype)
+            for name, ref in COMPARE.items():
+                got = hakl.to_numpy(getattr(hakl, name)(backend.asarray(x), backend.asarray(y)))
+                want = ref(x, y)
+                assert got.dtype == np.bool_ and got.shape == want.shape, (name, dtype, xs, ys)
+                np.testing.assert_array_equal(got, want, err_msg=f"{name} {dtype} {xs} {ys}")
+    d = backend.asarray(np.array([-1.0, 0.0, np.nan, 2.0], np.float32))
+    assert hakl.to_numpy(hakl.greater_than(d, 0)).tolist() == [False, False, False, True]
+    assert hakl.to_numpy(hakl.less_equal(0, d)).tolist() == [False, True, False, True]
+    assert hakl.to_numpy(hakl.not_equal(d, d)).tolist() == [False, False, True, False]
+
+
+def test_comparison_errors_name_the_function():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"^less_than: shapes \(2, 3\) of 'x' and \(4,\) of 'y' do not broadcast"):
+        hakl.less_than(x, np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match=r"^equal: argument 'y' has dtype float64 but 'x' has float32"):
+        hakl.equal(x, np.zeros(3))
+    with pytest.raises(TypeError, match=r"^greater_equal: argument 'y' = 0.5 is not an integer"):
+        hakl.greater_equal(np.zeros(3, np.int32), 0.5)

@@ -53,9 +53,15 @@ from . import reference
 INTS = ("int32", "int64")
 DTYPES = FLOATS + INTS
 PUBLIC = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "pow")
-# Every op code the kernels know: the public ops, then the pieces the gradients use
-# (negmul = -(a*b); gt/le/lt/ge give 1 or 0 in the inputs' dtype; pow_dx, pow_dy the partials of pow).
-CODES = {name: i for i, name in enumerate(PUBLIC + ("negmul", "gt", "le", "lt", "ge", "pow_dx", "pow_dy"))}
+# Every op code the kernels know: the public ops, then the pieces the gradients and the
+# comparisons use (negmul = -(a*b); gt/le/lt/ge/eq/ne give 1 or 0 in the inputs' dtype;
+# pow_dx, pow_dy the partials of pow).
+CODES = {name: i for i, name in enumerate(PUBLIC + ("negmul", "gt", "le", "lt", "ge", "pow_dx", "pow_dy",
+                                                    "eq", "ne"))}
+# The public comparisons (forward only): PaddlePaddle's names -> their codes. The result is
+# bool; NaN compares unequal to everything, itself included (IEEE, NumPy, PaddlePaddle).
+COMPARISONS = {"equal": "eq", "not_equal": "ne", "greater_than": "gt", "greater_equal": "ge",
+               "less_than": "lt", "less_equal": "le"}
 FLOAT_ONLY = frozenset(("divide", "pow", "pow_dx", "pow_dy"))
 MAXD = 4  # merged axes the kernels index; more (rare: alternating broadcasts) are expanded first
 
@@ -229,7 +235,12 @@ def expand(backend, a: Any, shape: tuple[int, ...]) -> Any:
 
 def binary(name: str, x: Any, y: Any) -> Any:
     """op `name` (a public op or an internal code) of x and y, broadcast, on their device."""
-    spec_x, spec_y = _inputs(name)
+    return _binary_named(name, name, x, y)
+
+
+def _binary_named(name: str, code: str, x: Any, y: Any) -> Any:
+    """op `code` of x and y; errors name the public function `name`."""
+    spec_x, spec_y = _inputs(code)
     if _is_scalar(x) and not _is_scalar(y):
         backend = _check_array(name, "y", y, spec_y)
         dtype = y.dtype
@@ -260,7 +271,7 @@ def binary(name: str, x: Any, y: Any) -> Any:
     if len(shape) > MAXD:
         x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
         pattern, shape, xm, ym = "b", (math.prod(out_shape),), (math.prod(out_shape),), (math.prod(out_shape),)
-    problem = _problem(name, backend.name, dtype_name(dtype), shape, pattern)
+    problem = _problem(code, backend.name, dtype_name(dtype), shape, pattern)
     out = dispatch.select(ELEMENTWISE, problem).launcher(x.reshape(xm), y.reshape(ym))
     return out.reshape(out_shape)
 
@@ -314,6 +325,20 @@ def minimum(x: Any, y: Any) -> Any:
 def pow(x: Any, y: Any) -> Any:  # noqa: A001  (Paddle's and NumPy's name)
     """x ** y, broadcast (floats only)."""
     return binary("pow", x, y)
+
+
+def _comparison(name: str):
+    code = COMPARISONS[name]
+
+    def compare(x: Any, y: Any) -> Any:
+        from ..cast import cast
+
+        return cast(_binary_named(name, code, x, y), "bool")
+
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = (f"x {dict(eq='==', ne='!=', gt='>', ge='>=', lt='<', le='<=')[code]} y elementwise, "
+                       "broadcast, as a bool array on the inputs' device (NaN: unequal to everything).")
+    return compare
 
 
 # ---- gradients -------------------------------------------------------------------
@@ -470,4 +495,13 @@ for _name in PUBLIC:
                  (Input("x"), Input("y"), Input("dout", role="grad")), _function_samples(_name, True)),
     )
 
-__all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), "sum_to", "expand"]
+equal, not_equal = _comparison("equal"), _comparison("not_equal")
+greater_than, greater_equal = _comparison("greater_than"), _comparison("greater_equal")
+less_than, less_equal = _comparison("less_than"), _comparison("less_equal")
+_COMPARE = {"equal": equal, "not_equal": not_equal, "greater_than": greater_than, "greater_equal": greater_equal,
+            "less_than": less_than, "less_equal": less_equal}
+for _name in COMPARISONS:
+    register_function(Function(_name, _COMPARE[_name], ("elementwise", "cast"), _inputs(_name),
+                               _function_samples(_name, False), dtypes=DTYPES))
+
+__all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), *COMPARISONS, "sum_to", "expand"]
