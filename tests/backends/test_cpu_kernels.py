@@ -8,7 +8,7 @@ import pytest
 from hakl.backends import cpu_kernels
 from hakl.conformance import check_variant
 from hakl.kernels.argsort import ARGSORT, ARGSORT_GRAD, SORT
-from hakl.kernels.cross_entropy import CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CROSS_ENTROPY_TRAIN
+from hakl.kernels.cross_entropy import CROSS_ENTROPY
 from hakl.kernels.cumsum import CUMSUM
 from hakl.kernels.dropout import DROPOUT, DROPOUT_GRAD
 from hakl.kernels.softmax import SOFTMAX, SOFTMAX_GRAD
