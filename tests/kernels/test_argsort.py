@@ -34,7 +34,7 @@ def _x(dtype, shape, rng, kind="random"):
 @pytest.mark.parametrize("device", DEVICES)
 def test_stable_orders_equal_numpys(device, rng):
     backend = hakl.backends.get(device)
-    for dtype in ("float32", "int8", "int64", "float16", "bool"):
+    for dtype in ("float32", "int8", "float16", "bool"):  # 8-byte keys: test_ops checks their stable order
         if dtype == "float64" and np.dtype(dtype) not in backend.dtypes():
             continue
         for kind in ("random", "ties", "special", "sorted", "reversed", "equal"):

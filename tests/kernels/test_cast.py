@@ -7,7 +7,6 @@ import math
 import os
 import platform
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -151,20 +150,20 @@ def test_numba_kernel_indexes_past_2_31_elements():
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.xdist_group("nvcc")
 def test_every_cuda_unit_compiles():
     """The CUDA compile units through the local nvcc (sm_90): a module per source dtype
     holds the kernels of every destination, so the baseline's unit of each source
     compiles every pair's code; ITEMS (a loop's trip count) in every value for one
     source, which keeps this at 12 units (~0.5 s each) rather than 36."""
-    from .test_cuda_sources import nvcc_compile
+    from .test_cuda_sources import compile_all
 
-    units = {}
+    units = []
     for variant in CAST.for_backend("cuda"):
         for src in DTYPES:
             for to in DTYPES:
                 problem = Problem("cast", "cuda", src, (1 << 20,), (("to", to),))
                 for config in variant.configs(problem) if src == "float32" else [{}]:
-                    source, defines = variant.compile_unit(problem, config)
-                    units[tuple(sorted(defines.items()))] = (source, defines)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(lambda unit: nvcc_compile(*unit), units.values()))
+                    units.append((f"cast {src}->{to} {config}", *variant.compile_unit(problem, config)))
+    failures = compile_all(units)
+    assert not failures, "\n\n".join(failures[:5])

@@ -72,16 +72,20 @@ def compile_units(ops: Iterable[Op], backend: str = "cuda") -> dict[tuple, tuple
     return units
 
 
-_compiled: set[tuple] = set()  # units an earlier op's test compiled (argsort and sort share theirs)
+_compiled: set[tuple] = set()  # units compiled earlier in this process (argsort and sort share theirs)
 
 
-@pytest.mark.parametrize("op_name", sorted(OPS))
-def test_every_cuda_unit_compiles(op_name):
-    units = compile_units([OPS[op_name]])
-    if not units:
-        pytest.skip(f"{op_name} has no compiled CUDA variant")
-    units = {k: u for k, u in units.items() if k not in _compiled}
-    _compiled.update(units)
+def compile_all(units: Iterable[tuple[str, str, dict]]) -> list[str]:
+    """Compile each (label, source, defines) that this process has not compiled yet, several
+    at a time; the failures, labelled. The family tests (cast's configurations, cumsum's
+    integer and unaligned units, ...) add units to the generic set below and share this
+    process with it (xdist group "nvcc"), so a unit in both compiles once."""
+    todo = {}
+    for label, source, defines in units:
+        key = (source_hash(source), tuple(sorted(defines.items())))
+        if key not in _compiled:
+            todo[key] = (label, source, defines)
+    _compiled.update(todo)
 
     def attempt(unit: tuple[str, str, dict]) -> str | None:
         label, source, defines = unit
@@ -92,5 +96,13 @@ def test_every_cuda_unit_compiles(op_name):
         return None
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        failures = [f for f in pool.map(attempt, units.values()) if f is not None]
+        return [f for f in pool.map(attempt, todo.values()) if f is not None]
+
+
+@pytest.mark.parametrize("op_name", sorted(OPS))
+def test_every_cuda_unit_compiles(op_name):
+    units = compile_units([OPS[op_name]])
+    if not units:
+        pytest.skip(f"{op_name} has no compiled CUDA variant")
+    failures = compile_all(units.values())
     assert not failures, f"{len(failures)} of {len(units)} units failed:\n" + "\n\n".join(failures[:5])

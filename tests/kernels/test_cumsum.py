@@ -3,9 +3,7 @@ tunable configuration, the public API's axes / flags / dtypes / layouts / errors
 gradient (a reverse cumsum) checked numerically, and the CUDA sources through nvcc."""
 from __future__ import annotations
 
-import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -207,13 +205,14 @@ def test_more_than_2_to_the_31_elements_on_cpu():
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+@pytest.mark.xdist_group("nvcc")
 def test_cuda_units_compile_for_every_dtype():
     """cumsum.cu as the launchers build it where the generic source test (every
     configuration, float dtypes, vector width of aligned data) does not reach: the
     integer dtypes, and the V=1 modules built for unaligned data."""
-    from .test_stack import nvcc_ptx
+    from .test_cuda_sources import compile_all
 
-    units = {}
+    units = []
     for dtype in [d for d in DTYPES if not d.startswith("float")] + ["float32"]:  # V=1: one float type shows it
         for shape in [(1, 100000, 1), (64, 1000, 1), (4, 1000, 64)]:
             problem = Problem("cumsum", "cuda", dtype, shape, _flags(False, False))
@@ -222,7 +221,6 @@ def test_cuda_units_compile_for_every_dtype():
                     continue
                 config = variant.default_config(problem)
                 for vec in ({"vec": 1},) if dtype.startswith("float") else ({}, {"vec": 1}):
-                    source, defines = variant.compile_unit(problem, {**config, **vec})
-                    units[tuple(sorted(defines.items()))] = (source, defines)
-    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        list(pool.map(lambda unit: nvcc_ptx(*unit), units.values()))
+                    units.append((f"cumsum {dtype} {shape} {vec}", *variant.compile_unit(problem, {**config, **vec})))
+    failures = compile_all(units)
+    assert not failures, "\n\n".join(failures[:5])

@@ -3,8 +3,6 @@ every backend / variant / configuration, the statistics of the mask, the modes,
 slice dropout, layouts, errors and gradients."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -237,18 +235,18 @@ def test_errors_name_the_op_and_argument():
 
 
 @pytest.mark.skipif(__import__("shutil").which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.xdist_group("nvcc")
 def test_every_cuda_unit_compiles():
     """The CUDA compile units through the local nvcc (sm_90): every dtype's (the baseline
     and vec kernels share a text), every ITEMS (a loop's trip count) for float32."""
-    from .test_cuda_sources import nvcc_compile
+    from .test_cuda_sources import compile_all
 
-    units = {}
+    units = []
     for op in (DROPOUT, DROPOUT_GRAD):
         for variant in op.for_backend("cuda"):
             for dtype in ("float16", "float32", "float64"):
                 problem = Problem(op.name, "cuda", dtype, (1 << 20,), (("mask", True), ("slices", "")))
                 for config in variant.configs(problem) if dtype == "float32" else [{}]:
-                    source, defines = variant.compile_unit(problem, config)
-                    units[tuple(sorted(defines.items()))] = (source, defines)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(lambda unit: nvcc_compile(*unit), units.values()))
+                    units.append((f"{op.name} {dtype} {config}", *variant.compile_unit(problem, config)))
+    failures = compile_all(units)
+    assert not failures, "\n\n".join(failures[:5])

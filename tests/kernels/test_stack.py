@@ -4,10 +4,6 @@ indexing on the CPU, and every CUDA compile unit through nvcc."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,29 +188,19 @@ def test_more_than_2_to_the_31_elements_on_cpu():
 NVCC = shutil.which("nvcc")
 
 
-def nvcc_ptx(source: str, defines: dict) -> None:
-    """Compile `source` with `defines` to PTX for sm_90, as NVRTC sees it (no include
-    paths); fail the test with the compiler's output."""
-    with tempfile.TemporaryDirectory(prefix="hakl-nvcc-") as tmp:
-        unit = Path(tmp) / "unit.cu"
-        unit.write_text(source)
-        cmd = [NVCC, "-arch=sm_90", "--std=c++17", "-ptx", *(f"-D{k}={v}" for k, v in defines.items()),
-               "-o", str(unit.with_suffix(".ptx")), str(unit)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        assert done.returncode == 0, f"nvcc failed for {defines}:\n{done.stderr[-3000:]}"
-
-
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+@pytest.mark.xdist_group("nvcc")
 def test_cuda_units_compile_for_every_element_size():
     """stack.cu for each element size (1, 2, 4, 8 bytes) with each variant's default
     configuration (unstack builds the same units; the generic source test compiles
     every configuration for the float dtypes)."""
-    units = {}
+    from .test_cuda_sources import compile_all
+
+    units = []
     for dtype in ("int8", "float16", "float32", "complex128"):
         problem = Problem("stack", "cuda", dtype, (7, 5, 1000))
         for variant in STACK.for_backend("cuda"):
             if variant.compile_unit is not None:
-                source, defines = variant.compile_unit(problem, variant.default_config(problem))
-                units[tuple(sorted(defines.items()))] = (source, defines)
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda unit: nvcc_ptx(*unit), units.values()))
+                units.append((f"stack {dtype}", *variant.compile_unit(problem, variant.default_config(problem))))
+    failures = compile_all(units)
+    assert not failures, "\n\n".join(failures[:5])
