@@ -9,7 +9,7 @@ import pytest
 
 import hakl
 from hakl.kernels import argsort as family
-from hakl.kernels.argsort import (ARGSORT, ARGSORT_GRAD, DTYPES, SORT, argsort, argsort_grad, reference, sort,
+from hakl.kernels.argsort import (ARGSORT, DTYPES, SORT, argsort, argsort_grad, reference, sort,
                                   sort_grad, sort_with_indices)
 from hakl.kernels.argsort import cpu as cpu_kernels
 from hakl.op import Problem
@@ -35,8 +35,6 @@ def _x(dtype, shape, rng, kind="random"):
 def test_stable_orders_equal_numpys(device, rng):
     backend = hakl.backends.get(device)
     for dtype in ("float32", "int8", "float16", "bool"):  # 8-byte keys: test_ops checks their stable order
-        if dtype == "float64" and np.dtype(dtype) not in backend.dtypes():
-            continue
         for kind in ("random", "ties", "special", "sorted", "reversed", "equal"):
             x = _x(dtype, (6, 40, 3), rng, kind)
             for axis in (0, 1, -1):  # -1 is 2: the last axis once

@@ -54,12 +54,13 @@ INTS = ("int32", "int64")
 DTYPES = FLOATS + INTS
 PUBLIC = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "pow")
 # Every op code the kernels know: the public ops, then the pieces the gradients and the
-# comparisons use (negmul = -(a*b); gt/le/lt/ge/eq/ne give 1 or 0 in the inputs' dtype;
-# pow_dx, pow_dy the partials of pow).
-CODES = {name: i for i, name in enumerate(PUBLIC + ("negmul", "gt", "le", "lt", "ge", "pow_dx", "pow_dy",
-                                                    "eq", "ne"))}
-# The public comparisons (forward only): PaddlePaddle's names -> their codes. The result is
-# bool; NaN compares unequal to everything, itself included (IEEE, NumPy, PaddlePaddle).
+# comparisons use (negmul = -(a*b); gt/le/lt/ge give 1 or 0 in the inputs' dtype; pow_dx,
+# pow_dy the partials of pow). Two more cases (eq, ne) in the CPU kernel's run-time switch
+# made its add 50% slower (15 -> 22 ms at 16M, in one process): LLVM stopped unswitching
+# every case, so equality is ge * le (NaN is neither).
+CODES = {name: i for i, name in enumerate(PUBLIC + ("negmul", "gt", "le", "lt", "ge", "pow_dx", "pow_dy"))}
+# The public comparisons (forward only), PaddlePaddle's names: a bool result; NaN compares
+# unequal to everything, itself included (IEEE, NumPy, PaddlePaddle).
 COMPARISONS = {"equal": "eq", "not_equal": "ne", "greater_than": "gt", "greater_equal": "ge",
                "less_than": "lt", "less_equal": "le"}
 FLOAT_ONLY = frozenset(("divide", "pow", "pow_dx", "pow_dy"))
@@ -333,7 +334,13 @@ def _comparison(name: str):
     def compare(x: Any, y: Any) -> Any:
         from ..cast import cast
 
-        return cast(_binary_named(name, code, x, y), "bool")
+        if code in ("eq", "ne"):
+            hit = _binary_named(name, "multiply", _binary_named(name, "ge", x, y), _binary_named(name, "le", x, y))
+            if code == "ne":
+                hit = _binary_named(name, "subtract", 1, hit)
+        else:
+            hit = _binary_named(name, code, x, y)
+        return cast(hit, "bool")
 
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = (f"x {dict(eq='==', ne='!=', gt='>', ge='>=', lt='<', le='<=')[code]} y elementwise, "

@@ -140,11 +140,9 @@ def _apply(op, a, b):
         return one if a >= b else zero
     if op == 12:
         return zero if b == 0 else b * _power(a, b - one)
-    if op == 13:
-        return zero if (b >= 0 and a == 0) else _power(a, b) * _log(a)
-    if op == 14:
-        return one if a == b else zero
-    return one if a != b else zero
+    if b >= 0 and a == 0:
+        return zero
+    return _power(a, b) * _log(a)
 
 
 @njit(**_OPTS)

@@ -64,9 +64,7 @@ inline C apply(int op, C a, C b)
     case 10: return a < b ? (C)1 : (C)0;
     case 11: return a >= b ? (C)1 : (C)0;
     case 12: return b == 0 ? (C)0 : b * POW(a, b - (C)1);
-    case 13: return (a == 0 && b >= 0) ? (C)0 : POW(a, b) * LOG(a);
-    case 14: return a == b ? (C)1 : (C)0;
-    default: return a != b ? (C)1 : (C)0;
+    default: return (a == 0 && b >= 0) ? (C)0 : POW(a, b) * LOG(a);
     }
 }
 
