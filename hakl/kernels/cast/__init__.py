@@ -27,6 +27,7 @@ for floating inputs only: `cast_grad(dy, x_dtype)`.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,10 @@ attach_variants(__name__, {CAST: "variants"})
 
 def _dtype_arg(op: str, name: str, value: Any, backend: str) -> np.dtype:
     try:
+        return _known_dtype(value, backend)
+    except TypeError:  # unhashable, or not a dtype: the message below
+        pass
+    try:
         dt = np.dtype(value)
     except TypeError:
         raise TypeError(f"{op}: argument {name!r} = {value!r} is not a dtype") from None
@@ -127,18 +132,33 @@ def _dtype_arg(op: str, name: str, value: Any, backend: str) -> np.dtype:
     return dt
 
 
+@functools.lru_cache(maxsize=256)
+def _known_dtype(value: Any, backend: str) -> np.dtype:
+    """np.dtype(value) where cast takes it on `backend` (TypeError otherwise), per (value,
+    backend): the framework casts small tensors often, and the lookups were most of a 4x8
+    cast's 20 us."""
+    dt = np.dtype(value)
+    if dt.name not in dtypes(backend):
+        raise TypeError(value)
+    return dt
+
+
+@functools.lru_cache(maxsize=4096)
+def _problem(backend: str, source: np.dtype, size: int, to: np.dtype) -> Problem:
+    return Problem("cast", backend, dtype_name(source), (size,), (("to", dtype_name(to)),))
+
+
 def cast(x: Any, dtype: Any) -> Any:
     """`x` converted to `dtype`, a new array on x's device (see the module docstring for the rules)."""
     backend = backend_of(x, "cast", "x")
     to = _dtype_arg("cast", "dtype", dtype, backend.name)
-    if x.dtype.name not in dtypes(backend.name):
+    if dtype_name(x.dtype) not in dtypes(backend.name):
         raise TypeError(f"cast: argument 'x' has dtype {x.dtype}, not supported on {backend.name}; "
                         f"expected one of {', '.join(dtypes(backend.name))}")
     if x.size == 0:
         return backend.empty(x.shape, to)
     flat = backend.ascontiguous(x).reshape(-1)
-    problem = Problem("cast", backend.name, dtype_name(x.dtype), (x.size,), (("to", to.name),))
-    return dispatch.select(CAST, problem).launcher(flat).reshape(x.shape)
+    return dispatch.select(CAST, _problem(backend.name, x.dtype, x.size, to)).launcher(flat).reshape(x.shape)
 
 
 def cast_grad(dy: Any, dtype: Any) -> Any:
