@@ -502,13 +502,10 @@ for _name in PUBLIC:
                  (Input("x"), Input("y"), Input("dout", role="grad")), _function_samples(_name, True)),
     )
 
-equal, not_equal = _comparison("equal"), _comparison("not_equal")
-greater_than, greater_equal = _comparison("greater_than"), _comparison("greater_equal")
-less_than, less_equal = _comparison("less_than"), _comparison("less_equal")
-_COMPARE = {"equal": equal, "not_equal": not_equal, "greater_than": greater_than, "greater_equal": greater_equal,
-            "less_than": less_than, "less_equal": less_equal}
-for _name in COMPARISONS:
-    register_function(Function(_name, _COMPARE[_name], ("elementwise", "cast"), _inputs(_name),
+_COMPARE = {name: _comparison(name) for name in COMPARISONS}
+equal, not_equal, greater_than, greater_equal, less_than, less_equal = _COMPARE.values()  # COMPARISONS' order
+for _name, _fn in _COMPARE.items():
+    register_function(Function(_name, _fn, ("elementwise", "cast"), _inputs(_name),
                                _function_samples(_name, False), dtypes=DTYPES))
 
 __all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), *COMPARISONS, "sum_to", "expand"]
