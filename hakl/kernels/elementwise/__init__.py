@@ -53,16 +53,17 @@ from . import reference
 INTS = ("int32", "int64")
 DTYPES = FLOATS + INTS
 PUBLIC = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "pow")
-# Every op code the kernels know: the public ops, then the pieces the gradients and the
-# comparisons use (negmul = -(a*b); gt/le/lt/ge give 1 or 0 in the inputs' dtype; pow_dx,
-# pow_dy the partials of pow). Two more cases (eq, ne) in the CPU kernel's run-time switch
-# made its add 50% slower (15 -> 22 ms at 16M, in one process): LLVM stopped unswitching
-# every case, so equality is ge * le (NaN is neither).
+# Every arithmetic code the kernels know: the public ops, then the pieces the gradients use
+# (negmul = -(a*b); gt/le/lt/ge give 1 or 0 in the inputs' dtype, the masks of maximum's and
+# minimum's gradients; pow_dx, pow_dy the partials of pow).
 CODES = {name: i for i, name in enumerate(PUBLIC + ("negmul", "gt", "le", "lt", "ge", "pow_dx", "pow_dy"))}
-# The public comparisons (forward only), PaddlePaddle's names: a bool result; NaN compares
-# unequal to everything, itself included (IEEE, NumPy, PaddlePaddle).
-COMPARISONS = {"equal": "eq", "not_equal": "ne", "greater_than": "gt", "greater_equal": "ge",
-               "less_than": "lt", "less_equal": "le"}
+# The public comparisons (forward only), PaddlePaddle's names, and their codes in the
+# `compare` op: the same kernels with a bool output, which selects a switch of these six
+# (as cases of the arithmetic switch, eq and ne made the CPU's add 15 -> 22 ms at 16M: LLVM
+# stopped unswitching every case). NaN compares unequal to everything, itself included
+# (IEEE, NumPy, PaddlePaddle); -0.0 == +0.0.
+COMPARISONS = {name: i for i, name in enumerate(
+    ("equal", "not_equal", "greater_than", "greater_equal", "less_than", "less_equal"))}
 FLOAT_ONLY = frozenset(("divide", "pow", "pow_dx", "pow_dy"))
 MAXD = 4  # merged axes the kernels index; more (rare: alternating broadcasts) are expanded first
 
@@ -109,15 +110,26 @@ def input_shapes(problem: Problem) -> tuple[tuple[int, ...], tuple[int, ...]]:
             tuple(d if c in "by" else 1 for c, d in zip(pattern, problem.shape)))
 
 
+def kernel_code(problem: Problem) -> int:
+    """The op code a kernel switches on: a comparison's in the compare op, else arithmetic."""
+    return (COMPARISONS if problem.op == "compare" else CODES)[problem.flag("op")]
+
+
+def output_dtype(problem: Problem) -> np.dtype:
+    return np.dtype(np.bool_) if problem.op == "compare" else problem.np_dtype
+
+
 def nbytes(problem: Problem) -> int:
     xs, ys = input_shapes(problem)
-    return (problem.size + math.prod(xs) + math.prod(ys)) * problem.np_dtype.itemsize
+    return (math.prod(xs) + math.prod(ys)) * problem.np_dtype.itemsize + problem.size * output_dtype(problem).itemsize
 
 
 # ---- samples and conformance cases ----------------------------------------------
 
 
 def _values(op: str, dtype: str, shape, rng: np.random.Generator, side: str) -> np.ndarray:
+    if op in COMPARISONS:  # halves in [-2, 2]: ties in about one pair in nine
+        return (rng.integers(-4, 4, shape, endpoint=True) / (1 if dtype in INTS else 2)).astype(dtype)
     if dtype in INTS:
         return rng.integers(-100, 100, shape, endpoint=True).astype(dtype)
     if op in ("pow", "pow_dx", "pow_dy"):
@@ -157,10 +169,10 @@ SHAPES = [("b", (1,)), ("b", (7,)), ("b", (1000,)), ("b", (70001,)), ("x", (1000
 QUICK_SHAPES = [("b", (1000,)), ("x", (33,)), ("xb", (33, 65)), ("bxb", (3, 5, 7))]
 
 
-def _cases(backend: str, dtype: str, rng: np.random.Generator, quick: bool = False):
-    for op in codes_for(dtype):
+def _cases(backend: str, dtype: str, rng: np.random.Generator, quick: bool = False, op_name: str = "elementwise"):
+    for op in (COMPARISONS if op_name == "compare" else codes_for(dtype)):
         for i, (pattern, shape) in enumerate(QUICK_SHAPES if quick else SHAPES):
-            problem = Problem("elementwise", backend, dtype, shape, (("op", op), ("pattern", pattern)))
+            problem = Problem(op_name, backend, dtype, shape, (("op", op), ("pattern", pattern)))
             x, y = _sample(problem, rng)
             # NaN / inf / zeros / overflow on every other shape; not for pow's partials, whose
             # intermediate x**(y-1) may overflow in the dtype where the float64 product does not.
@@ -180,7 +192,18 @@ ELEMENTWISE = register(Op(
     example=lambda x, axis, o: binary(option(o, "op", "add"), x, x),
     conformance_quick=("opencl",),
 ))
-attach_variants(__name__, {ELEMENTWISE: "variants"})
+COMPARE = register(Op(
+    name="compare",
+    reference=reference.compare,
+    sample=_sample,
+    nbytes=nbytes,
+    exact=True,
+    cases=lambda backend, dtype, rng, quick=False: _cases(backend, dtype, rng, quick, "compare"),
+    inputs=(Input("x", DTYPES), Input("y", DTYPES)),
+    example=lambda x, axis, o: _COMPARE[option(o, "op", "less_than")](x, x),
+    conformance_quick=("opencl",),
+))
+attach_variants(__name__, {ELEMENTWISE: "variants", COMPARE: "compare_variants"})
 
 
 # ---- the public functions --------------------------------------------------------
@@ -236,11 +259,12 @@ def expand(backend, a: Any, shape: tuple[int, ...]) -> Any:
 
 def binary(name: str, x: Any, y: Any) -> Any:
     """op `name` (a public op or an internal code) of x and y, broadcast, on their device."""
-    return _binary_named(name, name, x, y)
+    return _binary(ELEMENTWISE, name, name, x, y)
 
 
-def _binary_named(name: str, code: str, x: Any, y: Any) -> Any:
-    """op `code` of x and y; errors name the public function `name`."""
+def _binary(op: Op, name: str, code: str, x: Any, y: Any) -> Any:
+    """op's `code` of x and y (an arithmetic op or a comparison); errors name the public
+    function `name`."""
     spec_x, spec_y = _inputs(code)
     if _is_scalar(x) and not _is_scalar(y):
         backend = _check_array(name, "y", y, spec_y)
@@ -267,13 +291,13 @@ def _binary_named(name: str, code: str, x: Any, y: Any) -> Any:
         raise ValueError(f"{name}: shapes {xs} of 'x' and {ys} of 'y' do not broadcast")
     out_shape, pattern, shape, xm, ym = geometry
     if 0 in out_shape:
-        return backend.empty(out_shape, dtype)
+        return backend.empty(out_shape, np.bool_ if op is COMPARE else dtype)
     x, y = backend.ascontiguous(x), backend.ascontiguous(y)
     if len(shape) > MAXD:
         x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
         pattern, shape, xm, ym = "b", (math.prod(out_shape),), (math.prod(out_shape),), (math.prod(out_shape),)
-    problem = _problem(code, backend.name, dtype_name(dtype), shape, pattern)
-    out = dispatch.select(ELEMENTWISE, problem).launcher(x.reshape(xm), y.reshape(ym))
+    problem = _problem(op.name, code, backend.name, dtype_name(dtype), shape, pattern)
+    out = dispatch.select(op, problem).launcher(x.reshape(xm), y.reshape(ym))
     return out.reshape(out_shape)
 
 
@@ -289,8 +313,8 @@ def _geometry(xs: tuple[int, ...], ys: tuple[int, ...]):
 
 
 @functools.lru_cache(maxsize=4096)
-def _problem(name: str, backend: str, dtype: str, shape: tuple[int, ...], pattern: str) -> Problem:
-    return Problem("elementwise", backend, dtype, shape, (("op", name), ("pattern", pattern)))
+def _problem(op: str, code: str, backend: str, dtype: str, shape: tuple[int, ...], pattern: str) -> Problem:
+    return Problem(op, backend, dtype, shape, (("op", code), ("pattern", pattern)))
 
 
 def add(x: Any, y: Any) -> Any:
@@ -329,22 +353,13 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001  (Paddle's and NumPy's name)
 
 
 def _comparison(name: str):
-    code = COMPARISONS[name]
-
     def compare(x: Any, y: Any) -> Any:
-        from ..cast import cast
+        return _binary(COMPARE, name, name, x, y)
 
-        if code in ("eq", "ne"):
-            hit = _binary_named(name, "multiply", _binary_named(name, "ge", x, y), _binary_named(name, "le", x, y))
-            if code == "ne":
-                hit = _binary_named(name, "subtract", 1, hit)
-        else:
-            hit = _binary_named(name, code, x, y)
-        return cast(hit, "bool")
-
+    symbol = ("==", "!=", ">", ">=", "<", "<=")[COMPARISONS[name]]
     compare.__name__ = compare.__qualname__ = name
-    compare.__doc__ = (f"x {dict(eq='==', ne='!=', gt='>', ge='>=', lt='<', le='<=')[code]} y elementwise, "
-                       "broadcast, as a bool array on the inputs' device (NaN: unequal to everything).")
+    compare.__doc__ = (f"x {symbol} y elementwise, broadcast, as a bool array on the inputs' device (NaN: "
+                       "unequal to everything).")
     return compare
 
 
@@ -505,7 +520,7 @@ for _name in PUBLIC:
 _COMPARE = {name: _comparison(name) for name in COMPARISONS}
 equal, not_equal, greater_than, greater_equal, less_than, less_equal = _COMPARE.values()  # COMPARISONS' order
 for _name, _fn in _COMPARE.items():
-    register_function(Function(_name, _fn, ("elementwise", "cast"), _inputs(_name),
+    register_function(Function(_name, _fn, ("compare",), _inputs(_name),
                                _function_samples(_name, False), dtypes=DTYPES))
 
 __all__ = [*PUBLIC, *(f"{n}_grad" for n in PUBLIC), *COMPARISONS, "sum_to", "expand"]

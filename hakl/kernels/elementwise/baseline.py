@@ -1,4 +1,4 @@
-"""elementwise baseline: the array module's arithmetic with its own broadcasting, written
+"""elementwise baselines: the array module's arithmetic and comparisons with its own broadcasting, written
 once over the module (NumPy's is the CPU baseline, CuPy's the CUDA one). The launcher
 gets x and y in their merged shapes (hakl.kernels.elementwise.collapse)."""
 from __future__ import annotations
@@ -24,5 +24,14 @@ def arithmetic(module: str):
             return xp.ascontiguousarray(out)
 
         return launch
+
+    return build
+
+
+def comparison(module: str):
+    def build(problem: Problem, config: dict):
+        xp = import_module(module)
+        op = problem.flag("op")
+        return lambda x, y: xp.ascontiguousarray(reference.compare_with(xp, op, x, y))
 
     return build

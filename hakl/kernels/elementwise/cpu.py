@@ -29,7 +29,7 @@ from ...backends import output_pool
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cast.halfbits import f32_to_half, half_to_f32
-from . import CODES, baseline
+from . import baseline, kernel_code, output_dtype
 
 # error_model="numpy": x / 0 is ±inf or NaN, as in IEEE, not a ZeroDivisionError.
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
@@ -145,10 +145,38 @@ def _apply(op, a, b):
     return _power(a, b) * _log(a)
 
 
+@njit(inline="always", **_OPTS)
+def _compare(op, a, b):
+    """A comparison's truth (codes as COMPARISONS): a switch of its own, so the
+    arithmetic switch keeps LLVM unswitching every case."""
+    if op == 0:
+        return a == b
+    if op == 1:
+        return a != b
+    if op == 2:
+        return a > b
+    if op == 3:
+        return a >= b
+    if op == 4:
+        return a < b
+    return a <= b
+
+
+def _result(out, op, a, b):
+    """op(a, b) as out holds it: a comparison into a bool output, else the arithmetic."""
+
+
+@overload(_result, jit_options=_JIT)
+def _result_impl(out, op, a, b):
+    if out.dtype == types.boolean:
+        return lambda out, op, a, b: _compare(op, a, b)
+    return lambda out, op, a, b: _apply(op, a, b)
+
+
 @njit(**_OPTS)
 def _run(x, y, out, op, shape, xst, yst, lo, hi):
     """out[lo:hi] (flat) = op(x, y) over the merged shape; x, y flat with element strides
-    xst, yst per axis (0 where broadcast)."""
+    xst, yst per axis (0 where broadcast). A bool out makes op a comparison's code."""
     nd = shape.size
     inner = shape[nd - 1]
     sx, sy = xst[nd - 1], yst[nd - 1]
@@ -166,17 +194,17 @@ def _run(x, y, out, op, shape, xst, yst, lo, hi):
         if sx == 1 and sy == 1:
             a, b = x[xo:xo + m], y[yo:yo + m]
             for j in range(m):
-                _store(o, j, _apply(op, _load(a, j), _load(b, j)))
+                _store(o, j, _result(o, op, _load(a, j), _load(b, j)))
         elif sy == 0 and sx == 1:
             a, bv = x[xo:xo + m], _load(y, yo)
             for j in range(m):
-                _store(o, j, _apply(op, _load(a, j), bv))
+                _store(o, j, _result(o, op, _load(a, j), bv))
         elif sx == 0 and sy == 1:
             av, b = _load(x, xo), y[yo:yo + m]
             for j in range(m):
-                _store(o, j, _apply(op, av, _load(b, j)))
+                _store(o, j, _result(o, op, av, _load(b, j)))
         else:
-            v = _apply(op, _load(x, xo), _load(y, yo))
+            v = _result(o, op, _load(x, xo), _load(y, yo))
             for j in range(m):
                 _store(o, j, v)
         pos += m
@@ -205,11 +233,11 @@ def _geometry(xs: tuple[int, ...], ys: tuple[int, ...]):
 
 
 def _numba(problem: Problem, config: dict):
-    op, grain = np.int64(CODES[problem.flag("op")]), config["grain"]
+    op, grain, out_dtype = np.int64(kernel_code(problem)), config["grain"], output_dtype(problem)
 
     def launch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         shape, full, xst, yst = _geometry(x.shape, y.shape)
-        out = output_pool.empty(shape, x.dtype)
+        out = output_pool.empty(shape, out_dtype)
         n = out.size
         if n:
             parallel_for(_run, n, grain, _bits(x).reshape(-1), _bits(y).reshape(-1), _bits(out).reshape(-1), op,
@@ -219,9 +247,14 @@ def _numba(problem: Problem, config: dict):
     return launch
 
 
+def _numba_variant() -> Variant:
+    return Variant("numba", "cpu", _numba, space={"grain": (1 << 15, 1 << 17, 1 << 19)},
+                   default=lambda p: {"grain": 1 << 17})
+
+
 def variants() -> list[Variant]:
-    return [
-        Variant("numba", "cpu", _numba, space={"grain": (1 << 15, 1 << 17, 1 << 19)},
-                default=lambda p: {"grain": 1 << 17}),
-        Variant("numpy", "cpu", baseline.arithmetic("numpy"), baseline=True),
-    ]
+    return [_numba_variant(), Variant("numpy", "cpu", baseline.arithmetic("numpy"), baseline=True)]
+
+
+def compare_variants() -> list[Variant]:
+    return [_numba_variant(), Variant("numpy", "cpu", baseline.comparison("numpy"), baseline=True)]

@@ -1,13 +1,14 @@
 """elementwise on CUDA: CuPy's arithmetic (the baseline) and the kernels of
 elementwise.cu, compiled by NVRTC, one module per (dtype, ITEMS); the op is a
-run-time argument.
+run-time argument. The comparisons (the compare op) run the same kernels' cmp_* entry
+points, which write bool.
 
 - vec: same-shape inputs and a scalar operand (patterns "b", "x", "y"): 16-byte
   packs, ITEMS packs per thread, one wave of blocks (flat1_* where a pointer is not
   16-byte aligned); tunables block, ITEMS.
 - broadcast: any pattern (rows x last axis, strides 0 where broadcast); tunables block, ITEMS.
 
-Bytes moved at minimum: the output and each input once.
+Bytes moved at minimum: the output and each input once (a comparison's output: a byte each).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from ...backends import get as get_backend
 from ...backends.cuda import STORAGE_HEADER, source_with_storage
 from ...op import Problem, Variant
-from . import CODES, baseline
+from . import baseline, kernel_code, output_dtype
 from .cpu import strides
 
 SOURCE = Path(__file__).with_name("elementwise.cu")
@@ -42,17 +43,23 @@ def _module(problem: Problem, config: dict):
     return backend, backend.compile(*compile_unit(problem, config))
 
 
+def _prefix(problem: Problem) -> str:
+    """The entry points' prefix: the comparisons' kernels write bool."""
+    return "cmp_" if problem.op == "compare" else ""
+
+
 def _vec(problem: Problem, config: dict):
     backend, module = _module(problem, config)
     cp = backend.cp
-    fns = {name: module.get_function(name) for name in
+    prefix = _prefix(problem)
+    fns = {name: module.get_function(prefix + name) for name in
            ("flat_bb", "flat_bs", "flat_sb", "flat1_bb", "flat1_bs", "flat1_sb")}
-    op, block, items = np.int32(CODES[problem.flag("op")]), config["block"], config["items"]
-    vw = 16 // problem.np_dtype.itemsize
+    op, block, items = np.int32(kernel_code(problem)), config["block"], config["items"]
+    vw, out_dtype = 16 // problem.np_dtype.itemsize, output_dtype(problem)
 
     def launch(x, y):
         n = max(x.size, y.size)
-        out = cp.empty((n,), x.dtype)
+        out = cp.empty((n,), out_dtype)
         full_x, full_y = x.size == n, y.size == n
         kind = "bb" if full_x and full_y else ("bs" if full_x else "sb")
         aligned = all(a.data.ptr % 16 == 0 for a in (x, y, out))
@@ -67,12 +74,13 @@ def _vec(problem: Problem, config: dict):
 def _broadcast(problem: Problem, config: dict):
     backend, module = _module(problem, config)
     cp = backend.cp
-    fn = module.get_function("bcast")
-    op, block, items = np.int32(CODES[problem.flag("op")]), config["block"], config["items"]
+    fn = module.get_function(_prefix(problem) + "bcast")
+    op, block, items = np.int32(kernel_code(problem)), config["block"], config["items"]
+    out_dtype = output_dtype(problem)
 
     def launch(x, y):
         shape = tuple(max(a, b) for a, b in zip(x.shape, y.shape))
-        out = cp.empty(shape, x.dtype)
+        out = cp.empty(shape, out_dtype)
         pad = 4 - len(shape)
         d = (1,) * pad + shape
         xs = (0,) * pad + tuple(strides(x.shape, shape))
@@ -86,12 +94,19 @@ def _broadcast(problem: Problem, config: dict):
     return launch
 
 
-def variants() -> list[Variant]:
+def _kernels() -> list[Variant]:
     common = dict(sources=(STORAGE_HEADER, SOURCE), compile_unit=compile_unit)
     return [
         Variant("vec", "cuda", _vec, space={"block": (128, 256, 512), "items": (1, 4)},
                 default=lambda p: {"block": 256, "items": 4}, supports=lambda p: len(p.shape) == 1, **common),
         Variant("broadcast", "cuda", _broadcast, space={"block": (128, 256), "items": (1, 4)},
                 default=lambda p: {"block": 256, "items": 4}, **common),
-        Variant("cupy", "cuda", baseline.arithmetic("cupy"), baseline=True),
     ]
+
+
+def variants() -> list[Variant]:
+    return [*_kernels(), Variant("cupy", "cuda", baseline.arithmetic("cupy"), baseline=True)]
+
+
+def compare_variants() -> list[Variant]:
+    return [*_kernels(), Variant("cupy", "cuda", baseline.comparison("cupy"), baseline=True)]

@@ -68,31 +68,48 @@ inline C apply(int op, C a, C b)
     }
 }
 
+// A comparison's truth, codes as COMPARISONS (the cmp kernel: a bool output, a byte each).
+inline uchar compare(int op, C a, C b)
+{
+    switch (op) {
+    case 0: return a == b;
+    case 1: return a != b;
+    case 2: return a > b;
+    case 3: return a >= b;
+    case 4: return a < b;
+    default: return a <= b;
+    }
+}
+
 // out (rows x d3, rows = d0 * d1 * d2) = op(x, y): dimension 1 of the range walks the
 // rows, dimension 0 the last axis, `items` elements per work-item: adjacent work-items
 // on adjacent elements (blocked = 0: coalesced on a GPU, vectorised across work-items
-// by PoCL) or a contiguous block each (blocked = 1).
-kernel void ew(global const S* x, long x_off, global const S* y, long y_off, global S* out,
-               long d1, long d2, long d3, long xs0, long xs1, long xs2, long xs3,
-               long ys0, long ys1, long ys2, long ys3, int op, int items, int blocked)
-{
-    long row = get_global_id(1);
-    long gid = get_global_id(0), lanes = get_global_size(0);
-    long r = row;
-    long i2 = r % d2;
-    r /= d2;
-    long i1 = r % d1, i0 = r / d1;
-    long xo = x_off + i0 * xs0 + i1 * xs1 + i2 * xs2;
-    long yo = y_off + i0 * ys0 + i1 * ys1 + i2 * ys2;
-    long oo = row * d3;
-    for (int k = 0; k < items; k++) {
-        long j = blocked ? gid * items + k : gid + k * lanes;
-        if (j < d3) {
-            C v = apply(op, LOAD(x, xo + j * xs3), LOAD(y, yo + j * ys3));
-            STORE(out, oo + j, v);
-        }
+// by PoCL) or a contiguous block each (blocked = 1). `ew` writes the arithmetic in S,
+// `cmp` a comparison's bool.
+#define WALK(name, OUT, RESULT)                                                                     \
+    kernel void name(global const S* x, long x_off, global const S* y, long y_off, global OUT* out,  \
+                     long d1, long d2, long d3, long xs0, long xs1, long xs2, long xs3,              \
+                     long ys0, long ys1, long ys2, long ys3, int op, int items, int blocked)         \
+    {                                                                                               \
+        long row = get_global_id(1);                                                                \
+        long gid = get_global_id(0), lanes = get_global_size(0);                                    \
+        long r = row;                                                                               \
+        long i2 = r % d2;                                                                           \
+        r /= d2;                                                                                    \
+        long i1 = r % d1, i0 = r / d1;                                                              \
+        long xo = x_off + i0 * xs0 + i1 * xs1 + i2 * xs2;                                           \
+        long yo = y_off + i0 * ys0 + i1 * ys1 + i2 * ys2;                                           \
+        long oo = row * d3;                                                                         \
+        for (int k = 0; k < items; k++) {                                                           \
+            long j = blocked ? gid * items + k : gid + k * lanes;                                   \
+            if (j < d3)                                                                             \
+                RESULT(out, oo + j, op, LOAD(x, xo + j * xs3), LOAD(y, yo + j * ys3));              \
+        }                                                                                           \
     }
-}
+#define ARITHMETIC(out, i, op, a, b) STORE(out, i, apply(op, a, b))
+#define COMPARISON(out, i, op, a, b) ((out)[i] = compare(op, a, b))
+WALK(ew, S, ARITHMETIC)
+WALK(cmp, uchar, COMPARISON)
 
 #if KIND == 0
 typedef float A;

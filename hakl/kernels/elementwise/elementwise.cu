@@ -10,6 +10,7 @@
 //   16 bytes per access (flat1_<xy>: one element, for data that is not 16-byte
 //   aligned), ITEMS packs per thread a block apart (coalesced), a grid-stride loop
 //   over one wave of blocks, the tail (< one pack) by the first threads.
+// The same kernels with a bool output (cmp_*) compute the comparisons, a switch of their own.
 // bcast: the merged shape (rows = d0 * d1 * d2, d3 the last axis) with element
 //   strides per axis (0 where an input is broadcast); grid.y walks the rows, so a
 //   row's offsets are worked out once per thread and row, grid.x the last axis.
@@ -49,16 +50,40 @@ __device__ __forceinline__ C apply(int op, C a, C b)
     }
 }
 
-template <int V>
-struct alignas(sizeof(S) * V) Pack {
-    S v[V];
+// A comparison's truth, codes as COMPARISONS (the cmp_* kernels: a bool output).
+__device__ __forceinline__ bool compare(int op, C a, C b)
+{
+    switch (op) {
+    case 0: return a == b;
+    case 1: return a != b;
+    case 2: return a > b;
+    case 3: return a >= b;
+    case 4: return a < b;
+    default: return a <= b;
+    }
+}
+
+// What a kernel writes: the arithmetic in the inputs' storage type, or a comparison's bool.
+struct Arithmetic {
+    typedef S T;
+    static __device__ __forceinline__ S of(int op, C a, C b) { return back(apply(op, a, b)); }
+};
+struct Comparison {
+    typedef bool T;
+    static __device__ __forceinline__ bool of(int op, C a, C b) { return compare(op, a, b); }
 };
 
-template <int SX, int SY, int V>
-__device__ __forceinline__ void flat(const S* __restrict__ x, const S* __restrict__ y, S* __restrict__ out,
-                                     long long n, int op)
+template <class E, int V>
+struct alignas(sizeof(E) * V) Pack {
+    E v[V];
+};
+
+template <class R, int SX, int SY, int V>
+__device__ __forceinline__ void flat(const S* __restrict__ x, const S* __restrict__ y,
+                                     typename R::T* __restrict__ out, long long n, int op)
 {
-    typedef Pack<V> P;
+    typedef Pack<S, V> P;
+    typedef Pack<typename R::T, V> Q;
     const C xs = SX ? (C)0 : cv(x[0]), ys = SY ? (C)0 : cv(y[0]);
     const long long nv = n / V;
     const long long step = (long long)gridDim.x * blockDim.x * ITEMS;
@@ -76,36 +101,25 @@ __device__ __forceinline__ void flat(const S* __restrict__ x, const S* __restric
         for (int k = 0; k < ITEMS; k++) {
             long long i = base + (long long)k * blockDim.x;
             if (i < nv) {
-                P o;
+                Q o;
 #pragma unroll
                 for (int e = 0; e < V; e++)
-                    o.v[e] = back(apply(op, SX ? cv(a[k].v[e]) : xs, SY ? cv(b[k].v[e]) : ys));
-                reinterpret_cast<P*>(out)[i] = o;
+                    o.v[e] = R::of(op, SX ? cv(a[k].v[e]) : xs, SY ? cv(b[k].v[e]) : ys);
+                reinterpret_cast<Q*>(out)[i] = o;
             }
         }
     }
     const long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     for (long long i = nv * V + tid; i < n; i += (long long)gridDim.x * blockDim.x)
-        out[i] = back(apply(op, SX ? cv(x[i]) : xs, SY ? cv(y[i]) : ys));
+        out[i] = R::of(op, SX ? cv(x[i]) : xs, SY ? cv(y[i]) : ys);
 }
 
-#define VW (16 / (int)sizeof(S))
-#define FLAT(name, sx, sy, v)                                                                       \
-    extern "C" __global__ void name(const S* x, const S* y, S* out, long long n, int op)             \
-    {                                                                                               \
-        flat<sx, sy, v>(x, y, out, n, op);                                                          \
-    }
-FLAT(flat_bb, 1, 1, VW)
-FLAT(flat_bs, 1, 0, VW)
-FLAT(flat_sb, 0, 1, VW)
-FLAT(flat1_bb, 1, 1, 1)
-FLAT(flat1_bs, 1, 0, 1)
-FLAT(flat1_sb, 0, 1, 1)
-
-extern "C" __global__ void bcast(const S* __restrict__ x, const S* __restrict__ y, S* __restrict__ out,
-                                 long long rows, long long d1, long long d2, long long d3,
-                                 long long xs0, long long xs1, long long xs2, long long xs3,
-                                 long long ys0, long long ys1, long long ys2, long long ys3, int op)
+template <class R>
+__device__ __forceinline__ void bcast(const S* __restrict__ x, const S* __restrict__ y,
+                                      typename R::T* __restrict__ out, long long rows, long long d1,
+                                      long long d2, long long d3, long long xs0, long long xs1, long long xs2,
+                                      long long xs3, long long ys0, long long ys1, long long ys2, long long ys3,
+                                      int op)
 {
     const long long step = (long long)gridDim.x * blockDim.x * ITEMS;
     for (long long row = blockIdx.y; row < rows; row += gridDim.y) {
@@ -120,8 +134,35 @@ extern "C" __global__ void bcast(const S* __restrict__ x, const S* __restrict__ 
             for (int k = 0; k < ITEMS; k++) {
                 long long j = j0 + (long long)k * blockDim.x;
                 if (j < d3)
-                    out[oo + j] = back(apply(op, cv(x[xo + j * xs3]), cv(y[yo + j * ys3])));
+                    out[oo + j] = R::of(op, cv(x[xo + j * xs3]), cv(y[yo + j * ys3]));
             }
         }
     }
 }
+
+// The entry points: <prefix>flat_<xy>, <prefix>flat1_<xy> and <prefix>bcast, prefix "" for
+// the arithmetic (out: S) and "cmp_" for the comparisons (out: bool).
+#define VW (16 / (int)sizeof(S))
+#define FLAT(name, R, sx, sy, v)                                                                    \
+    extern "C" __global__ void name(const S* x, const S* y, R::T* out, long long n, int op)          \
+    {                                                                                               \
+        flat<R, sx, sy, v>(x, y, out, n, op);                                                       \
+    }
+#define BCAST(name, R)                                                                              \
+    extern "C" __global__ void name(const S* x, const S* y, R::T* out, long long rows, long long d1, \
+                                    long long d2, long long d3, long long xs0, long long xs1,       \
+                                    long long xs2, long long xs3, long long ys0, long long ys1,     \
+                                    long long ys2, long long ys3, int op)                           \
+    {                                                                                               \
+        bcast<R>(x, y, out, rows, d1, d2, d3, xs0, xs1, xs2, xs3, ys0, ys1, ys2, ys3, op);          \
+    }
+#define ENTRIES(prefix, R)                      \
+    FLAT(prefix##flat_bb, R, 1, 1, VW)          \
+    FLAT(prefix##flat_bs, R, 1, 0, VW)          \
+    FLAT(prefix##flat_sb, R, 0, 1, VW)          \
+    FLAT(prefix##flat1_bb, R, 1, 1, 1)          \
+    FLAT(prefix##flat1_bs, R, 1, 0, 1)          \
+    FLAT(prefix##flat1_sb, R, 0, 1, 1)          \
+    BCAST(prefix##bcast, R)
+ENTRIES(, Arithmetic)
+ENTRIES(cmp_, Comparison)

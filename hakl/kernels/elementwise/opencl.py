@@ -1,5 +1,6 @@
-"""elementwise on OpenCL: the `ew` kernel of elementwise.cl (one program per dtype; the
-op, the mapping of work-items and the elements per work-item are run-time arguments).
+"""elementwise on OpenCL: the `ew` kernel of elementwise.cl, and `cmp` for the comparisons
+(a bool output): one program per dtype; the op, the mapping of work-items and the
+elements per work-item are run-time arguments.
 
 - simple (baseline): a work-item per element. (pyopencl.array's arithmetic does not
   broadcast and needs cl_khr_fp16 for float16, which PoCL lacks: a plain kernel is the
@@ -21,7 +22,7 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from . import CODES, MAXD, collapse
+from . import MAXD, collapse, kernel_code, output_dtype
 from .cpu import strides
 
 SOURCE = Path(__file__).with_name("elementwise.cl")
@@ -55,13 +56,13 @@ def _pad(values, fill: int) -> list[int]:
 
 def _build(problem: Problem, config: dict):
     backend = get_backend("opencl")
-    kernel = _kernel(problem.dtype, "ew")
-    op = np.int32(CODES[problem.flag("op")])
+    kernel = _kernel(problem.dtype, "cmp" if problem.op == "compare" else "ew")
+    op, out_dtype = np.int32(kernel_code(problem)), output_dtype(problem)
     wg, items, blocked = config["wg"], config["items"], np.int32(config["blocked"])
 
     def launch(x, y):
         shape = tuple(max(a, b) for a, b in zip(x.shape, y.shape))
-        out = backend.empty(shape, x.dtype)
+        out = backend.empty(shape, out_dtype)
         d = _pad(shape, 1)
         xs, ys = _pad(strides(x.shape, shape), 0), _pad(strides(y.shape, shape), 0)
         rows = d[0] * d[1] * d[2]
@@ -114,6 +115,10 @@ def _supports(problem: Problem) -> bool:
     from . import ELEMENTWISE
 
     return problem.dtype in ELEMENTWISE.dtypes("opencl")
+
+
+def compare_variants() -> list[Variant]:
+    return variants()  # one kernel program serves both: the op picks the entry point
 
 
 def variants() -> list[Variant]:

@@ -1,4 +1,4 @@
-"""Reference elementwise binary ops: float64 NumPy (integers in their own dtype, which
+"""Reference elementwise binary ops and comparisons: float64 NumPy (integers in their own dtype, which
 wraps as the kernels do), NumPy broadcasting, the result rounded to the problem's
 dtype (a float32 sum that overflows is inf in float32, not a large float64) and
 returned as float64 for the comparison."""
@@ -48,6 +48,21 @@ def apply(xp, op: str, a, b, dtype):
     if op == "pow_dy":
         return xp.where((a == 0) & (b >= 0), zero, xp.power(a, b) * xp.log(a)).astype(dtype)
     raise ValueError(f"unknown elementwise op {op!r}")
+
+
+COMPARE_UFUNCS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal")  # COMPARISONS' order
+
+
+def compare_with(xp, op: str, a, b):
+    """The comparison `op` (a public name) of a and b with the array module's ufunc."""
+    from . import COMPARISONS
+
+    return getattr(xp, COMPARE_UFUNCS[COMPARISONS[op]])(a, b)
+
+
+def compare(problem: Problem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The bool result, exactly: NumPy compares float16 and integers in their own dtype."""
+    return compare_with(np, problem.flag("op"), x, y)
 
 
 def forward(problem: Problem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
