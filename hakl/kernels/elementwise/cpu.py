@@ -234,14 +234,17 @@ def _geometry(xs: tuple[int, ...], ys: tuple[int, ...]):
 
 def _numba(problem: Problem, config: dict):
     op, grain, out_dtype = np.int64(kernel_code(problem)), config["grain"], output_dtype(problem)
+    half = problem.dtype == "float16"  # as uint16 bits (the output too, unless bool)
 
     def launch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         shape, full, xst, yst = _geometry(x.shape, y.shape)
         out = output_pool.empty(shape, out_dtype)
         n = out.size
         if n:
-            parallel_for(_run, n, grain, _bits(x).reshape(-1), _bits(y).reshape(-1), _bits(out).reshape(-1), op,
-                         full, xst, yst)
+            flat = out
+            if half:
+                x, y, flat = _bits(x), _bits(y), _bits(out)
+            parallel_for(_run, n, grain, x.reshape(-1), y.reshape(-1), flat.reshape(-1), op, full, xst, yst)
         return out
 
     return launch
