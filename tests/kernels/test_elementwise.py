@@ -136,3 +136,20 @@ def test_comparison_errors_name_the_function():
         hakl.equal(x, np.zeros(3))
     with pytest.raises(TypeError, match=r"^greater_equal: argument 'y' = 0.5 is not an integer"):
         hakl.greater_equal(np.zeros(3, np.int32), 0.5)
+
+
+def test_repeated_pairs_are_checked_each_time_and_computed_afresh(rng):
+    """A pair of arrays seen before reuses its validated plan (the framework's small calls):
+    new values still give new results, a bad pair fails every time, and an arithmetic op and
+    a comparison of the same pair keep their own output dtypes."""
+    x, y = rng.standard_normal((2, 3)).astype(np.float32), np.arange(3, dtype=np.float32)
+    for _ in range(2):
+        np.testing.assert_array_equal(hakl.add(x, y), x + y)
+    np.testing.assert_array_equal(hakl.add(x, 2 * y), x + 2 * y)
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"^add: argument 'y' has dtype int32 but 'x' has float32"):
+            hakl.add(x, y.astype(np.int32))
+        with pytest.raises(ValueError, match=r"^multiply: shapes \(2, 3\) of 'x' and \(4,\) of 'y' do not broadcast"):
+            hakl.multiply(x, np.ones(4, np.float32))
+    assert hakl.less_than(x, y).dtype == np.bool_ and hakl.subtract(x, y).dtype == np.float32
+    np.testing.assert_array_equal(hakl.less_than(x, y), x < y)

@@ -155,3 +155,25 @@ class _forced:
 
     def __exit__(self, *exc):
         self._cm.__exit__(*exc)
+
+
+def test_verification_allows_a_moment_that_cancels_to_far_below_its_terms():
+    """A one-element tensor whose first moment b1*m + (1-b1)*g cancels to ~1e-5 of its terms
+    (a dispatch on OpenCL once rejected a correct float32 kernel there): a plain float32
+    evaluation passes, an error of 1e3 float32 ulps of the terms fails."""
+    params = opt.default_params("adamw", 2, step=3)
+    problem = opt.problem_for("adamw", "cpu", "float32", [1, 50], False, params)
+    rng = np.random.default_rng(7)
+    g = [np.array([0.3], np.float32), (0.5 * rng.standard_normal(50)).astype(np.float32)]
+    m1 = [np.array([-0.1 * 0.3 / 0.9 * (1 + 1e-4)], np.float32), (0.1 * rng.standard_normal(50)).astype(np.float32)]
+    m2 = [np.full(1, 0.01, np.float32), (0.01 * rng.random(50)).astype(np.float32)]
+    p = [np.array([0.7], np.float32), rng.standard_normal(50).astype(np.float32)]
+    inputs = (*p, *g, *m1, *m2)
+    expected = opt.ADAMW.reference(problem, *inputs)
+    b1 = np.float32(0.9)
+    got = list(np.asarray(e, np.float32) for e in expected)
+    got[2] = b1 * m1[0] + (np.float32(1) - b1) * g[0]  # the cancelling moment as float32 computes it
+    assert abs(float(expected[2][0])) < 1e-4 * 0.03  # it does cancel
+    assert opt.ADAMW.check(problem, tuple(got), expected, inputs) is None
+    got[2] = got[2] + np.float32(1e3 * np.spacing(np.float32(0.03)))
+    assert "output 2" in opt.ADAMW.check(problem, tuple(got), expected, inputs)
