@@ -152,3 +152,34 @@ def test_empty_inputs(device):
     assert dx.shape == (0, 5)
     np.testing.assert_array_equal(_np(dw), np.zeros(5))
     np.testing.assert_array_equal(_np(db), np.zeros(5))
+
+
+def test_verification_allows_the_rounding_of_cancelling_rows():
+    """Two rows that made correct float32 kernels fail verification: a mean of values of 1e4
+    whose sum nearly cancels (its error follows the terms, not the small result), and a row
+    of two near-equal values with weight and bias (rstd ~ 1/sqrt(eps) magnifies x's
+    rounding). A plain float32 evaluation passes; errors of 1e3 ulps of the terms fail."""
+    from hakl.kernels.layer_norm import LAYER_NORM
+    from hakl.op import Problem
+
+    rng = np.random.default_rng(3)
+    big = 1e4 * rng.standard_normal(300)
+    big -= big.mean() - 0.05  # the mean cancels to 0.05
+    pair = np.array([2.0, 2.0 + 1e-3])
+    for x, flags in [(big[None, :], (("weight", True), ("bias", False))),
+                     (pair[None, :], (("weight", True), ("bias", True)))]:
+        x = x.astype(np.float32)
+        n = x.shape[1]
+        w = rng.uniform(-1.5, 1.5, n).astype(np.float32)
+        b = rng.uniform(-1.5, 1.5, n).astype(np.float32) if dict(flags)["bias"] else None
+        inputs = (x, w) if b is None else (x, w, b)
+        problem = Problem("layer_norm", "cpu", "float32", x.shape, flags, (("epsilon", 1e-5),),
+                          ("float32",) * len(inputs))
+        expected = LAYER_NORM.reference(problem, *inputs)
+        plain = reference.forward_xp(np, x, w, b, 1e-5, np.float32)
+        assert LAYER_NORM.check(problem, plain, expected, inputs) is None
+        k = 1 if b is None else 0  # the mean for the first row, y for the pair
+        worse = list(plain)
+        terms = np.abs(x).mean() if k == 1 else float(np.abs(x).max() * expected[2][0] * np.abs(w).max())
+        worse[k] = worse[k] + np.float32(1e3 * np.spacing(np.float32(terms)))
+        assert f"output {k}" in LAYER_NORM.check(problem, tuple(worse), expected, inputs)

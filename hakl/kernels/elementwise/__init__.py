@@ -1,5 +1,7 @@
 """Binary elementwise ops with NumPy broadcasting: add, subtract, multiply, divide,
-maximum, minimum, pow, and their gradients (PaddlePaddle 2.0's elementwise_* ops).
+maximum, minimum, pow, and their gradients (PaddlePaddle 2.0's elementwise_* ops); and
+the comparisons equal, not_equal, greater_than, greater_equal, less_than, less_equal
+(forward only, a bool result: the `compare` op, which the same kernels serve).
 
     >>> import numpy as np, hakl
     >>> from hakl.kernels.elementwise import add, pow

@@ -134,6 +134,35 @@ def _cases(op_name: str):
     return cases
 
 
+def _compare_forward(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | None:
+    """TOLERANCES per output, the absolute part relative to each element's own terms where
+    the result cancels: a row's mean of large values of both signs (its terms: mean |x|),
+    and y = xhat * w + b, where xhat carries x's rounding times rstd (two near-equal values
+    in a row of two: rstd ~ 1/sqrt(eps) turns ulps of x into 3e-5 of y) and b may cancel
+    xhat * w. rstd keeps the plain tolerance."""
+    from ...op import _close
+
+    if not isinstance(out, tuple) or len(out) != len(expected):
+        return f"expected {len(expected)} outputs"
+    x = np.asarray(inputs[0], np.float64)
+    rest = iter(inputs[1:])
+    w = np.asarray(next(rest), np.float64) if problem.flag("weight") else 1.0
+    b = np.asarray(next(rest), np.float64) if problem.flag("bias") else 0.0
+    _, mean, rstd = expected
+    with np.errstate(all="ignore"):
+        terms_y = (np.abs(x) + np.abs(mean)[:, None]) * rstd[:, None] * np.abs(w) + np.abs(b)
+        terms_mean = np.abs(x).mean(axis=1) if x.shape[1] else np.zeros(x.shape[0])
+    rtol, atol = TOLERANCES[problem.dtype]
+    for i, (o, e, terms) in enumerate(zip(out, expected, (terms_y, terms_mean, None))):
+        o = np.asarray(o)
+        if o.shape != e.shape:
+            return f"output {i}: shape {o.shape} != expected {e.shape}"
+        error = _close(o, e, rtol, atol, None if terms is None else np.where(np.isfinite(terms), terms, 0.0))
+        if error is not None:
+            return f"output {i}: {error}"
+    return None
+
+
 def _compare_grad(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | None:
     """GRAD_TOLERANCES per output, with an absolute floor where the result cancels: dx =
     rstd * (g - mean(g) - xhat * mean(g * xhat)) is ~0 for rows of n <= 2 (and near it
@@ -190,6 +219,7 @@ LAYER_NORM = register(Op(
     name="layer_norm", reference=reference.forward, sample=_sample_forward, nbytes=_nbytes(False),
     tolerances=TOLERANCES, cases=_cases("layer_norm"), inputs=(Input("x"), Input("weight"), Input("bias")),
     example=lambda x, axis, o: layer_norm_with_stats(x, x.shape[axis:]), conformance_quick=("opencl",),
+    compare=_compare_forward,
 ))
 LAYER_NORM_GRAD = register(Op(
     name="layer_norm_grad", reference=reference.backward, sample=_sample_backward, nbytes=_nbytes(True),
