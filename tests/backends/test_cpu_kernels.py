@@ -62,3 +62,33 @@ def test_the_parallel_builds_match_the_reference(op, dtype, monkeypatch):
             assert not report.failures, (variant.name, report.failures)
             checked += report.checked  # 0 for a variant of other dtypes
     assert checked
+
+
+def test_the_thread_pool_splits_a_few_tasks_and_aligns_element_ranges():
+    """parallel_for (cast's pool, which elementwise, activation, reduction, layer_norm,
+    embedding and the optimizers share): four tasks give each of two threads two (rounding
+    the part to 64 once left all four on one thread: a (4096, 4096) axis-0 sum ran serially),
+    and element ranges asked to align start on multiples of 64."""
+    import threading
+
+    import numba
+
+    from hakl.kernels.cast.cpu import parallel_for
+
+    threads = numba.get_num_threads()
+    calls: list[tuple[int, int, str]] = []
+    lock = threading.Lock()
+
+    def record(lo, hi):
+        with lock:
+            calls.append((lo, hi, threading.current_thread().name))
+
+    parallel_for(record, 4, 1)
+    bounds = sorted((lo, hi) for lo, hi, _ in calls)
+    parts = min(threads, 4)
+    assert len(bounds) == parts and bounds[0][0] == 0 and bounds[-1][1] == 4
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    calls.clear()
+    parallel_for(record, 1000, 100, align=64)
+    starts = sorted(lo for lo, _, _ in calls)
+    assert all(lo % 64 == 0 for lo in starts) and sorted(calls)[-1][1] == 1000

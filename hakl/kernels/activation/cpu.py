@@ -158,7 +158,7 @@ def _numba(grad: bool):
             if n:
                 kernel = _KERNELS[grad, out.dtype == np.float16]
                 parallel_for(kernel, n, grain, *(_bits(a) for a in arrays), _bits(out), fn, float(alpha),
-                             float(beta), float(threshold))
+                             float(beta), float(threshold), align=64)
             return out
 
         return launch

@@ -125,9 +125,12 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
-def parallel_for(fn, n: int, grain: int, *args) -> None:
+def parallel_for(fn, n: int, grain: int, *args, align: int = 1) -> None:
     """fn(*args, lo, hi) over [0, n) in one contiguous part per thread (numba's thread
-    count; parts of at least `grain` elements, on 64-element boundaries), on a shared pool."""
+    count; parts of at least `grain` items, their bounds multiples of `align`: 64 for
+    element ranges, so that threads do not share the output's cache lines; 1 for rows and
+    tasks, where rounding 4 tasks up to 64 left one part: a (4096, 4096) axis-0 sum ran on
+    one thread), on a shared pool."""
     global _pool, _pool_size
     if n < 2 * grain:  # one part: no thread-count query (5 us of a framework's small call)
         fn(*args, 0, n)
@@ -139,7 +142,7 @@ def parallel_for(fn, n: int, grain: int, *args) -> None:
     if parts > _pool_size:
         _pool, _pool_size = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="hakl-cpu"), parts
     step = -(-n // parts)
-    step = -(-step // 64) * 64
+    step = -(-step // align) * align
     bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
     for future in [_pool.submit(fn, *args, lo, hi) for lo, hi in bounds]:
         future.result()
@@ -154,9 +157,9 @@ def _numba(problem: Problem, config: dict):
         if x.size:
             src, dst = x.reshape(-1), out.reshape(-1)
             if x.dtype == to:  # a copy (memcpy releases the GIL too)
-                parallel_for(_copy_range, x.size, grain, src, dst)
+                parallel_for(_copy_range, x.size, grain, src, dst, align=64)
             else:
-                parallel_for(_cast_range, x.size, grain, _bits(src), dst if to == np.bool_ else _bits(dst))
+                parallel_for(_cast_range, x.size, grain, _bits(src), dst if to == np.bool_ else _bits(dst), align=64)
         return out
 
     return launch

@@ -244,7 +244,8 @@ def _numba(problem: Problem, config: dict):
             flat = out
             if half:
                 x, y, flat = _bits(x), _bits(y), _bits(out)
-            parallel_for(_run, n, grain, x.reshape(-1), y.reshape(-1), flat.reshape(-1), op, full, xst, yst)
+            parallel_for(_run, n, grain, x.reshape(-1), y.reshape(-1), flat.reshape(-1), op, full, xst, yst,
+                         align=64)
         return out
 
     return launch

@@ -24,6 +24,7 @@ in __init__).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
@@ -191,12 +192,23 @@ def _rank(p: Problem) -> int:
     return AFTER_BASELINE if p.flag("op") in ("max", "min") else 0
 
 
+def _columns_default(p: Problem) -> dict:
+    """Blocks of 2048 columns (32 lane rows of them: 256 KB of float32 accumulators, in L2),
+    narrower where that leaves fewer than two tasks a thread. (4096, 4096) over axis 0 on
+    the 2-core EPYC: width 128 11-12 ms, 512 7.1, 1024 5.6, 2048 5.1, 4096 5.4; NumPy 7.4."""
+    outer, n, inner = p.shape
+    width = min(2048, inner)
+    while width > 128 and outer * -(-n // CHUNK) * -(-inner // width) < 2 * numba.get_num_threads():
+        width //= 2
+    return {"width": width, "grain": 1}
+
+
 def variants() -> list[Variant]:
     return [
         Variant("rows", "cpu", _build(False), space={"grain": (4, 16, 64)}, default=lambda p: {"grain": 16},
                 supports=_supports(False), rank=_rank),
-        Variant("columns", "cpu", _build(True), space={"width": (32, 128, 512), "grain": (1, 8)},
-                default=lambda p: {"width": 128, "grain": 1}, supports=_supports(True), rank=_rank),
+        Variant("columns", "cpu", _build(True), space={"width": (128, 512, 2048, 4096), "grain": (1, 8)},
+                default=_columns_default, supports=_supports(True), rank=_rank),
         Variant("numpy", "cpu", baseline.forward("numpy"), baseline=True),
     ]
 
