@@ -144,3 +144,24 @@ def test_copy_into_a_callers_buffer_on_every_backend(device):
     else:
         with pytest.raises(ValueError, match="must be C-contiguous"):
             backend.copy_into(wide[:, ::2], src)
+
+
+def test_problem_is_a_frozen_value_whatever_builds_it():
+    """Problem's own __init__ (one dict update, a small call's hot path) keeps what the
+    dataclass promised: positional and keyword arguments with their defaults, equality and
+    hashing by value, `dataclasses.replace` (verification's shrinking), pickling (Ray
+    workers), and no assignment afterwards."""
+    import dataclasses
+    import pickle
+
+    p = Problem("softmax", "cpu", "float32", (4, 8, 1), (("log", False),))
+    q = Problem(op="softmax", backend="cpu", dtype="float32", shape=(4, 8, 1), flags=(("log", False),))
+    assert p == q and hash(p) == hash(q) and p.params == () and p.dtypes == () and p.size == 32
+    assert {p: 1}[q] == 1
+    r = dataclasses.replace(p, shape=(2, 8, 1))
+    assert r.shape == (2, 8, 1) and r.flags == p.flags and r != p
+    assert pickle.loads(pickle.dumps(p)) == p
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.shape = (1,)
+    with pytest.raises(TypeError):
+        Problem("softmax", "cpu")  # dtype and shape are required

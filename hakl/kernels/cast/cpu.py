@@ -141,9 +141,11 @@ def parallel_for(fn, n: int, grain: int, *args, align: int = 1) -> None:
         return
     if parts > _pool_size:
         _pool, _pool_size = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="hakl-cpu"), parts
-    step = -(-n // parts)
-    step = -(-step // align) * align
-    bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    if align == 1:  # as even as can be: 9 tasks on 8 threads are 8 parts, not 5 of 2
+        bounds = [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
+    else:
+        step = -(-(-(-n // parts)) // align) * align
+        bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
     for future in [_pool.submit(fn, *args, lo, hi) for lo, hi in bounds]:
         future.result()
 

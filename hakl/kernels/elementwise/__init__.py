@@ -261,7 +261,7 @@ def expand(backend, a: Any, shape: tuple[int, ...]) -> Any:
 
 def binary(name: str, x: Any, y: Any) -> Any:
     """op `name` (a public op or an internal code) of x and y, broadcast, on their device."""
-    return _binary(ELEMENTWISE, name, name, x, y)
+    return _binary(ELEMENTWISE, name, x, y)
 
 
 # Validated plans of array pairs, by (op, code, array type, dtypes, shapes): what a call
@@ -271,18 +271,17 @@ _PLANS: dict[tuple, tuple] = {}
 _PLANS_LIMIT = 4096
 
 
-def _binary(op: Op, name: str, code: str, x: Any, y: Any) -> Any:
-    """op's `code` of x and y (an arithmetic op or a comparison); errors name the public
-    function `name`."""
+def _binary(op: Op, name: str, x: Any, y: Any) -> Any:
+    """op's code `name` of x and y (an arithmetic op or a comparison); errors name it."""
     key = None
     if type(x) is type(y):
         try:
-            key = (op.name, code, type(x), x.dtype, x.shape, y.dtype, y.shape)
+            key = (op.name, name, type(x), x.dtype, x.shape, y.dtype, y.shape)
         except AttributeError:  # Python scalars, lists: the full checks say what is wrong
             pass
     plan = _PLANS.get(key) if key is not None else None
     if plan is None:
-        x, y, plan = _plan(op, name, code, x, y)
+        x, y, plan = _plan(op, name, x, y)
         if key is not None:
             if len(_PLANS) >= _PLANS_LIMIT:
                 _PLANS.clear()
@@ -297,11 +296,11 @@ def _binary(op: Op, name: str, code: str, x: Any, y: Any) -> Any:
     return dispatch.select(op, problem).launcher(x.reshape(xm), y.reshape(ym)).reshape(out_shape)
 
 
-def _plan(op: Op, name: str, code: str, x: Any, y: Any) -> tuple[Any, Any, tuple]:
+def _plan(op: Op, name: str, x: Any, y: Any) -> tuple[Any, Any, tuple]:
     """(x, y, plan) after every check: a scalar operand becomes a 1-element array of the
     other's dtype; the plan is (backend, output shape, problem or None for an empty output,
     x's and y's merged shapes or None where they must be expanded first)."""
-    spec_x, spec_y = _inputs(code)
+    spec_x, spec_y = _inputs(name)
     if _is_scalar(x) and not _is_scalar(y):
         backend = _check_array(name, "y", y, spec_y)
         dtype = y.dtype
@@ -330,7 +329,7 @@ def _plan(op: Op, name: str, code: str, x: Any, y: Any) -> tuple[Any, Any, tuple
         return x, y, (backend, out_shape, None, None, None)
     if len(shape) > MAXD:
         pattern, shape, xm, ym = "b", (math.prod(out_shape),), None, None
-    return x, y, (backend, out_shape, _problem(op.name, code, backend.name, dtype_name(dtype), shape, pattern), xm, ym)
+    return x, y, (backend, out_shape, _problem(op.name, name, backend.name, dtype_name(dtype), shape, pattern), xm, ym)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -386,7 +385,7 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001  (Paddle's and NumPy's name)
 
 def _comparison(name: str):
     def compare(x: Any, y: Any) -> Any:
-        return _binary(COMPARE, name, name, x, y)
+        return _binary(COMPARE, name, x, y)
 
     symbol = ("==", "!=", ">", ">=", "<", "<=")[COMPARISONS[name]]
     compare.__name__ = compare.__qualname__ = name

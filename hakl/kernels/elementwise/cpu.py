@@ -1,4 +1,5 @@
-"""elementwise on the CPU: NumPy's arithmetic (the baseline) and one numba kernel.
+"""elementwise on the CPU: NumPy's arithmetic and comparisons (the baselines) and one numba
+kernel for both (a bool output makes the op a comparison, `_result`).
 
 The numba kernel walks the output (its merged shape, at most MAXD axes) in runs
 along the last axis: a run is a contiguous stretch of the output whose inputs are

@@ -1,7 +1,8 @@
-"""Reference elementwise binary ops and comparisons: float64 NumPy (integers in their own dtype, which
-wraps as the kernels do), NumPy broadcasting, the result rounded to the problem's
-dtype (a float32 sum that overflows is inf in float32, not a large float64) and
-returned as float64 for the comparison."""
+"""Reference elementwise binary ops and comparisons. The arithmetic: float64 NumPy
+(integers in their own dtype, which wraps as the kernels do), NumPy broadcasting, the
+result rounded to the problem's dtype (a float32 sum that overflows is inf in float32,
+not a large float64) and returned as float64 for the comparison. The comparisons: NumPy's
+ufuncs in the inputs' dtype, an exact bool result."""
 from __future__ import annotations
 
 import numpy as np

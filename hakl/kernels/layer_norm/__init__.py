@@ -139,7 +139,9 @@ def _compare_forward(problem: Problem, out: Any, expected: Any, inputs: tuple) -
     the result cancels: a row's mean of large values of both signs (its terms: mean |x|),
     and y = xhat * w + b, where xhat carries x's rounding times rstd (two near-equal values
     in a row of two: rstd ~ 1/sqrt(eps) turns ulps of x into 3e-5 of y) and b may cancel
-    xhat * w. rstd keeps the plain tolerance."""
+    xhat * w. rstd keeps the plain tolerance: it is what catches a variance computed badly
+    (one pass over a row offset by 16 standard deviations), which moves y by less than the
+    terms allow."""
     from ...op import _close
 
     if not isinstance(out, tuple) or len(out) != len(expected):

@@ -219,8 +219,9 @@ def _compare(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | 
     for k, (o, e, (old, g)) in enumerate(zip(out, expected, olds)):
         if o.shape != e.shape:
             return f"output {k}: shape {o.shape} != expected {e.shape}"
-        terms = np.abs(np.asarray(old, np.float64)) + np.abs(np.asarray(g, np.float64))
-        error = _close(o, e, rtol, atol, terms)
+        with np.errstate(invalid="ignore"):
+            terms = np.abs(np.asarray(old, np.float64)) + np.abs(np.asarray(g, np.float64))
+        error = _close(o, e, rtol, atol, np.where(np.isfinite(terms), terms, 0.0))
         if error is not None:
             return f"output {k}: {error}"
     return None

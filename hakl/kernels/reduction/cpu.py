@@ -18,19 +18,18 @@ Tasks go to cast's thread pool (parallel_for: a contiguous range of tasks per th
 small calls run on the calling thread); how tasks are split never changes the
 arithmetic. The updates store a computed value, never the loaded one (`_combine`): LLVM
 turned `acc[j] = a if ... else t` into masked stores, microcoded on Zen 3, and max / min
-ran at 0.3-0.7x NumPy's speed; now 1.2-1.3x it (4096x4096 float32). float16 travels as
+ran at 0.3-0.7x NumPy's speed; now 1.0-1.5x it (4096x4096 float32, notes/reduction.md). float16 travels as
 uint16 bits and accumulates in float32. Integers (sum: int64, exact; max / min) are served by the NumPy baseline,
 which has no order to fix. Bytes moved at minimum: x once and the output once (nbytes
 in __init__).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
-from ...backends import output_pool
+from ...backends import get as get_backend, output_pool
 from ...op import FLOATS, Problem, Variant
 from ..cast.cpu import parallel_for
 from ..cumsum.cpu import _half_to_float
@@ -195,7 +194,8 @@ def _columns_default(p: Problem) -> dict:
     the 2-core EPYC: width 128 11-12 ms, 512 7.1, 1024 5.6, 2048 5.1, 4096 5.4; NumPy 7.4."""
     outer, n, inner = p.shape
     width = min(2048, inner)
-    while width > 128 and outer * -(-n // CHUNK) * -(-inner // width) < 2 * numba.get_num_threads():
+    threads = get_backend("cpu").threads()
+    while width > 128 and outer * -(-n // CHUNK) * -(-inner // width) < 2 * threads:
         width //= 2
     return {"width": width, "grain": 1}
 
