@@ -101,20 +101,20 @@ def select(op: Op, problem: Problem, variant_name: str | None = None) -> Selecti
     if _memo_stamp != (current, current.generation):
         clear_memo()
         _memo_stamp = (current, current.generation)
-    exact_key = (op.name, problem, variant_name)
-    try:
-        hit = _exact.get(exact_key)
-    except TypeError:  # an unhashable run-time param
-        exact_key, hit = None, None
+    # Without the run-time params, which no choice depends on: dropout's seed changes every
+    # call, and with it in the key every call missed, bucketed its shape again and added an
+    # entry (a 4x8 dropout spent a sixth of its time there).
+    exact_key = (op.name, problem.backend, problem.dtype, problem.shape, problem.flags, problem.dtypes,
+                 variant_name)
+    hit = _exact.get(exact_key)
     if hit is None:
         memo_key = (op.name, problem.backend, problem.input_dtypes, op.bucket(problem), problem.flags, variant_name)
         hit = _memo.get(memo_key)
         if hit is None or not hit.variant.supports(problem):
             hit = _memo[memo_key] = _resolve(op, problem, variant_name)
-        if exact_key is not None:
-            if len(_exact) >= _EXACT_LIMIT:
-                _exact.clear()
-            _exact[exact_key] = hit
+        if len(_exact) >= _EXACT_LIMIT:
+            _exact.clear()
+        _exact[exact_key] = hit
     for observer in _observers:
         hit = observer(op, problem, hit)
     return hit

@@ -69,6 +69,19 @@ def test_fastest_verified_config_wins_and_is_dispatched():
     assert chosen.source == "tuned" and chosen.config == {"sleep": 0.0}
 
 
+def test_run_time_params_share_one_selection():
+    """A new seed (a run-time param, not in the tuning key) on every call is the same
+    selection, found without bucketing the shape again or adding an entry each call."""
+    op = make_op(Variant("seeded", "cpu", lambda problem, config: lambda x, seed: x * 2, baseline=True))
+    first = dispatch.select(op, Problem("double_test", "cpu", "float32", (64, 64), params=(("seed", 0),)))
+    entries = len(dispatch._exact)
+    for seed in range(1, 50):
+        again = dispatch.select(op, Problem("double_test", "cpu", "float32", (64, 64), params=(("seed", seed),)))
+        assert again is first
+    assert len(dispatch._exact) == entries
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (64, 65), params=(("seed", 0),))) is not first
+
+
 def test_build_failure_warns_and_falls_back():
     op = make_op(Variant("broken", "cpu", _broken), Variant("double", "cpu", _double, baseline=True))
     with pytest.warns(RuntimeWarning, match="broken .* failed to build.*planted compile error"):
