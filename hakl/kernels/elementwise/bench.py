@@ -1,8 +1,9 @@
 """elementwise's benchmarks (issue 14): add of 16M float32 same-shape (the -1 case on
 a CPU's 16M-element budget), (4096, 4096) + (4096,) broadcast, and a 4x8 add (the
 framework's common small call: per-call overhead); greater_than (a bool output)
-same-shape and 4x8. Peers: torch and NumPy (CuPy on CUDA). The CPU target (>= torch and >= 50% of copy bandwidth, 2 threads) is not a
-baseline ratio, so it is not a Goal here: notes/elementwise.md has the figures."""
+same-shape and 4x8. Peers: torch and NumPy (CuPy on CUDA). The CPU target (>= torch and
+>= 50% of copy bandwidth, 2 threads) is not a baseline ratio, so it is not a Goal here:
+notes/elementwise.md has the figures."""
 from __future__ import annotations
 
 import numpy as np

@@ -104,7 +104,11 @@ def _build(per_parameter: bool):
 
         def run(arrays, params):
             table, chunks, scal = tables(problem, arrays, params, _address, CHUNK)
-            parallel_for(_update, len(chunks), grain, code, master, table, chunks, scal,
+            # Parts of at least `grain` elements: a chunk holds up to CHUNK, but a bias is a
+            # chunk of its own, so a count of chunks alone sent a 10K-element model's four
+            # chunks to two threads (a pool hand-off for microseconds of work).
+            parts_grain = len(chunks) if int(table[:, 5].sum()) < 2 * config["grain"] else grain
+            parallel_for(_update, len(chunks), parts_grain, code, master, table, chunks, scal,
                          params.get("beta1", 0.0), params.get("beta2", 0.0), params.get("mu", 0.0), lp, ls)
 
         def launch(*arrays, **params):
