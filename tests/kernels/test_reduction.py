@@ -142,3 +142,20 @@ def test_max_grad_gives_every_tie_the_gradient(device):
     np.testing.assert_allclose(hakl.to_numpy(hakl.mean_grad(d, dout, axis=1)), [[10 / 3] * 3, [2.0] * 3])
     with pytest.raises(ValueError, match=r"^sum_grad: argument 'dout' has shape \(3,\)"):
         hakl.sum_grad(d, backend.asarray(np.ones(3, np.float32)), axis=1)
+
+
+def test_small_cpu_reductions_stay_on_the_calling_thread(monkeypatch):
+    """The kernels' grain is in elements: a (32, 10) sum (32 tasks of 10 elements) is one
+    part, a (4096, 4096) one is split (parallel_for runs one part when n < 2 * grain)."""
+    from hakl.kernels.reduction import cpu as reduction_cpu
+
+    calls = []
+    real = reduction_cpu.parallel_for
+    monkeypatch.setattr(reduction_cpu, "parallel_for",
+                        lambda fn, n, grain, *a, **k: (calls.append((n, grain)), real(fn, n, grain, *a, **k)))
+    rows = next(v for v in red.REDUCE_SUM.for_backend("cpu") if v.name == "rows")
+    for shape in ((32, 10, 1), (4096, 4096, 1)):
+        problem = Problem("reduce_sum", "cpu", "float32", shape, (("op", "sum"),))
+        rows.build(problem, rows.default_config(problem))(np.ones(shape, np.float32))
+    (small_n, small_grain), (big_n, big_grain) = calls
+    assert small_n < 2 * small_grain and big_n >= 4 * big_grain

@@ -166,13 +166,16 @@ def _build(columns: bool):
             outer, n, inner = x.shape
             m = -(-n // CHUNK)
             vals = output_pool.empty((outer, m, inner), acc)
+            # `grain` is in elements, tasks are up to CHUNK rows (x width columns): a (32, 10)
+            # sum is 32 tasks of 10 elements, which a grain in tasks sent to two threads.
             if columns:
                 width = min(config["width"], inner)
-                parallel_for(_columns, outer * m * -(-inner // width), grain, _bits(x).reshape(-1),
+                per_task = grain // (min(n, CHUNK) * width)
+                parallel_for(_columns, outer * m * -(-inner // width), max(1, per_task), _bits(x).reshape(-1),
                              vals.reshape(-1), code, n, inner, width, ident)
             else:
-                parallel_for(_rows, outer * m, grain, _bits(x).reshape(-1), vals.reshape(-1), code, n, m, ident,
-                             LANES)
+                parallel_for(_rows, outer * m, max(1, grain // min(n, CHUNK)), _bits(x).reshape(-1),
+                             vals.reshape(-1), code, n, m, ident, LANES)
             if m > 1:  # n / CHUNK values per output: serial, a small fraction of the work
                 _tree(vals, code, 0, outer)
             return finish(problem, vals[:, 0, :])
@@ -197,14 +200,14 @@ def _columns_default(p: Problem) -> dict:
     threads = get_backend("cpu").threads()
     while width > 128 and outer * -(-n // CHUNK) * -(-inner // width) < 2 * threads:
         width //= 2
-    return {"width": width, "grain": 1}
+    return {"width": width, "grain": 1 << 14}
 
 
 def variants() -> list[Variant]:
     return [
-        Variant("rows", "cpu", _build(False), space={"grain": (4, 16, 64)}, default=lambda p: {"grain": 16},
-                supports=_supports(False)),
-        Variant("columns", "cpu", _build(True), space={"width": (128, 512, 2048, 4096), "grain": (1, 8)},
+        Variant("rows", "cpu", _build(False), space={"grain": (1 << 12, 1 << 14, 1 << 16)},
+                default=lambda p: {"grain": 1 << 14}, supports=_supports(False)),
+        Variant("columns", "cpu", _build(True), space={"width": (128, 512, 2048, 4096), "grain": (1 << 14, 1 << 17)},
                 default=_columns_default, supports=_supports(True)),
         Variant("numpy", "cpu", baseline.forward("numpy"), baseline=True),
     ]
