@@ -244,13 +244,7 @@ class Op:
         if self.compare is not None:
             return self.compare(problem, out, expected, inputs)
         if isinstance(expected, tuple):
-            if not isinstance(out, tuple) or len(out) != len(expected):
-                return f"expected {len(expected)} outputs"
-            for i, (o, e) in enumerate(zip(out, expected)):
-                error = self.check(problem, o, e)
-                if error is not None:
-                    return f"output {i}: {error}"
-            return None
+            return each_output(out, expected, lambda i, o, e: self.check(problem, o, e))
         if out.shape != expected.shape:
             return f"shape {out.shape} != expected {expected.shape}"
         if self.exact:
@@ -261,6 +255,23 @@ class Op:
             return f"{int(differ.sum())} elements differ" if differ.any() else None
         rtol, atol = self.tolerances[problem.dtype]
         return _close(out, expected, rtol, atol * self.atol_growth(problem))
+
+
+def each_output(out: Any, expected: Any, check: Callable[[int, np.ndarray, np.ndarray], str | None]) -> str | None:
+    """An op's outputs against the reference's, the loop every `compare` makes: as many
+    outputs, each of its reference's shape, then check(i, out_i, expected_i); the first
+    error as "output i: ...". A single array is one output."""
+    outs, wants = (out, expected) if isinstance(expected, tuple) else ((out,), (expected,))
+    if not isinstance(outs, tuple) or len(outs) != len(wants):
+        return f"expected {len(wants)} outputs"
+    for i, (o, e) in enumerate(zip(outs, wants)):
+        o, e = np.asarray(o), np.asarray(e)
+        if o.shape != e.shape:
+            return f"output {i}: shape {o.shape} != expected {e.shape}"
+        error = check(i, o, e)
+        if error is not None:
+            return f"output {i}: {error}"
+    return None
 
 
 def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float,

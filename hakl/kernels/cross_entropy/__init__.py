@@ -166,11 +166,9 @@ F16_FLOOR = 2.0 ** -23  # two float16 subnormal steps: gradients that small carr
 def _compare(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | None:
     """The op's tolerances per output, with an absolute floor for float16 (a mean's gradient
     over many rows and classes falls into float16's subnormal range)."""
-    from ...op import _close
+    from ...op import _close, each_output
 
-    outs, wants = (out, expected) if isinstance(expected, tuple) else ((out,), (expected,))
-    if not isinstance(outs, tuple) or len(outs) != len(wants):
-        return f"expected {len(wants)} outputs"
+    count = len(expected) if isinstance(expected, tuple) else 1
     tolerances = GRAD_TOLERANCES if problem.op != "cross_entropy" else TOLERANCES
     rtol, atol = tolerances[problem.dtype]
     floor = 0.0
@@ -191,21 +189,17 @@ def _compare(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | 
     if problem.op != "cross_entropy_grad":
         wmax = float(np.abs(np.asarray(inputs[-1], np.float64)).max()) if problem.flag("weight") else 1.0
         loss_floor = 8 * float(np.finfo(compute_dtype(problem.dtype)).eps) * wmax
-    for i, (o, e) in enumerate(zip(outs, wants)):
-        o, e = np.asarray(o), np.asarray(e)
-        if o.shape != e.shape:
-            return f"output {i}: shape {o.shape} != expected {e.shape}"
+    def one(i: int, o: np.ndarray, e: np.ndarray) -> str | None:
         finite = np.isfinite(e)
         scale = float(np.abs(e[finite]).max()) if finite.any() else 0.0
         a = atol
         if scale > 0:
             a = max(atol, (F16_FLOOR if problem.dtype == "float16" else 0.0) / scale,
-                    (floor if i == len(outs) - 1 and problem.op != "cross_entropy" else 0.0) / scale,
+                    (floor if i == count - 1 and problem.op != "cross_entropy" else 0.0) / scale,
                     (loss_floor if i == 0 and problem.op != "cross_entropy_grad" else 0.0) / scale)
-        error = _close(o, e, rtol, a)
-        if error is not None:
-            return f"output {i}: {error}"
-    return None
+        return _close(o, e, rtol, a)
+
+    return each_output(out, expected, one)
 
 
 def _nbytes(grad: bool, writes_dx: bool):
@@ -527,7 +521,6 @@ def _samples(kind: str):
                 yield Sample(args, kwargs)
             elif kind == "grad":
                 x, label = args[:2]
-                reduction = kwargs.get("reduction", "mean")
                 loss = cross_entropy(*args, **kwargs)
                 dloss = rng.standard_normal(np.shape(loss)).astype(dtype)
                 rest = {k: v for k, v in kwargs.items()}

@@ -142,10 +142,8 @@ def _compare_forward(problem: Problem, out: Any, expected: Any, inputs: tuple) -
     xhat * w. rstd keeps the plain tolerance: it is what catches a variance computed badly
     (one pass over a row offset by 16 standard deviations), which moves y by less than the
     terms allow."""
-    from ...op import _close
+    from ...op import _close, each_output
 
-    if not isinstance(out, tuple) or len(out) != len(expected):
-        return f"expected {len(expected)} outputs"
     x = np.asarray(inputs[0], np.float64)
     rest = iter(inputs[1:])
     w = np.asarray(next(rest), np.float64) if problem.flag("weight") else 1.0
@@ -155,14 +153,13 @@ def _compare_forward(problem: Problem, out: Any, expected: Any, inputs: tuple) -
         terms_y = (np.abs(x) + np.abs(mean)[:, None]) * rstd[:, None] * np.abs(w) + np.abs(b)
         terms_mean = np.abs(x).mean(axis=1) if x.shape[1] else np.zeros(x.shape[0])
     rtol, atol = TOLERANCES[problem.dtype]
-    for i, (o, e, terms) in enumerate(zip(out, expected, (terms_y, terms_mean, None))):
-        o = np.asarray(o)
-        if o.shape != e.shape:
-            return f"output {i}: shape {o.shape} != expected {e.shape}"
-        error = _close(o, e, rtol, atol, None if terms is None else np.where(np.isfinite(terms), terms, 0.0))
-        if error is not None:
-            return f"output {i}: {error}"
-    return None
+    terms = (terms_y, terms_mean, None)
+
+    def one(i: int, o: np.ndarray, e: np.ndarray) -> str | None:
+        t = terms[i]
+        return _close(o, e, rtol, atol, None if t is None else np.where(np.isfinite(t), t, 0.0))
+
+    return each_output(out, expected, one)
 
 
 def _compare_grad(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | None:
@@ -170,12 +167,10 @@ def _compare_grad(problem: Problem, out: Any, expected: Any, inputs: tuple) -> s
     rstd * (g - mean(g) - xhat * mean(g * xhat)) is ~0 for rows of n <= 2 (and near it
     for many rows), where any kernel is off by a few ulps of rstd * |g| times sqrt(n); the
     sums over rows likewise by ulps of their terms times sqrt(rows)."""
-    from ...op import _close
+    from ...op import _close, each_output
 
     x, dout, mean, rstd = (np.asarray(a, np.float64) for a in inputs[:4])
     w = np.asarray(inputs[4], np.float64) if problem.flag("weight") else np.ones(x.shape[1])
-    if not isinstance(out, tuple) or len(out) != len(expected):
-        return f"expected {len(expected)} outputs"
     rows, n = x.shape
     eps = float(np.finfo(stat_dtype(problem.dtype)).eps)
     with np.errstate(all="ignore"):
@@ -189,22 +184,17 @@ def _compare_grad(problem: Problem, out: Any, expected: Any, inputs: tuple) -> s
     if problem.flag("bias"):
         floors.append(8 * eps * math.sqrt(rows) * float(scales[2].max(initial=0)))
     rtol, atol = GRAD_TOLERANCES[problem.dtype]
-    for i, (o, e, floor) in enumerate(zip(out, expected, floors)):
-        o, e = np.asarray(o), np.asarray(e)
-        if o.shape != e.shape:
-            return f"output {i}: shape {o.shape} != expected {e.shape}"
+    def one(i: int, o: np.ndarray, e: np.ndarray) -> str | None:
         finite = np.isfinite(e)
         scale = float(np.abs(e[finite]).max()) if finite.any() else 0.0
-        floor += 2.0 ** -24 if problem.dtype == "float16" else 0.0
+        floor = floors[i] + (2.0 ** -24 if problem.dtype == "float16" else 0.0)
         if scale == 0:  # an exact zero (rows of n = 1): the floor is all there is
             got = np.abs(o.astype(np.float64)[finite])
-            error = f"{int((got > floor).sum())} elements off zero by up to {got.max():.3g}" if (got > floor).any() \
+            return f"{int((got > floor).sum())} elements off zero by up to {got.max():.3g}" if (got > floor).any() \
                 else _close(o, e, rtol, atol)
-        else:
-            error = _close(o, e, rtol, max(atol, floor / scale))
-        if error is not None:
-            return f"output {i}: {error}"
-    return None
+        return _close(o, e, rtol, max(atol, floor / scale))
+
+    return each_output(out, expected, one)
 
 
 def _nbytes(grad: bool):

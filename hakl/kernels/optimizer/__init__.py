@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (FLOATS, Function, Input, Op, Problem, Sample, _close, attach_variants, dtype_name, register,
-                   register_function)
+from ...op import (FLOATS, Function, Input, Op, Problem, Sample, _close, attach_variants, dtype_name, each_output,
+                   register, register_function)
 
 # The lists each op's launchers take (masters follow when the problem's flag says so).
 LISTS = {"adamw": ("params", "grads", "moments1", "moments2"), "sgd": ("params", "grads"),
@@ -210,21 +210,18 @@ def _compare(problem: Problem, out: Any, expected: Any, inputs: tuple) -> str | 
     its update adds per element (its old value and its tensor's gradient), not only to the
     array's largest result: a one-element tensor's moment b1*m + (1-b1)*g can cancel to 1e-5
     of those terms, and float32 rounds them at their own scale."""
-    if not isinstance(out, tuple) or len(out) != len(expected):
-        return f"expected {len(expected)} outputs"
     lists = split(problem, inputs)
     grads = lists.pop("grads")
     olds = [(old, grads[i]) for values in lists.values() for i, old in enumerate(values)]  # updated()'s order
     rtol, atol = TOLERANCES[problem.dtype]
-    for k, (o, e, (old, g)) in enumerate(zip(out, expected, olds)):
-        if o.shape != e.shape:
-            return f"output {k}: shape {o.shape} != expected {e.shape}"
+
+    def one(k: int, o: np.ndarray, e: np.ndarray) -> str | None:
+        old, g = olds[k]
         with np.errstate(invalid="ignore"):
             terms = np.abs(np.asarray(old, np.float64)) + np.abs(np.asarray(g, np.float64))
-        error = _close(o, e, rtol, atol, np.where(np.isfinite(terms), terms, 0.0))
-        if error is not None:
-            return f"output {k}: {error}"
-    return None
+        return _close(o, e, rtol, atol, np.where(np.isfinite(terms), terms, 0.0))
+
+    return each_output(out, expected, one)
 
 
 def _declare(name: str, ref) -> Op:
