@@ -29,9 +29,13 @@ def _close(got, a, b, ta=False, tb=False):
     want = np.matmul(_op(a.astype(np.float64), ta), _op(b.astype(np.float64), tb))
     k = a.shape[-2] if ta and a.ndim > 1 else a.shape[-1]
     assert got.shape == want.shape and got.dtype == a.dtype
-    scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
+    # each element's scale: the larger of the output's and its own terms |op(a)| @ |op(b)| (a
+    # product of five terms of 1-2 that cancels to 0.013 is off by ulps of its terms)
+    terms = np.matmul(_op(np.abs(a.astype(np.float64)), ta), _op(np.abs(b.astype(np.float64)), tb))
+    scale = np.fmax(max(float(np.abs(want).max(initial=0.0)), 1e-30), terms)
     atol = (1e-3 if a.dtype == np.float16 else 8 * np.finfo(a.dtype).eps * math.sqrt(max(k, 1))) * scale
-    np.testing.assert_allclose(got.astype(np.float64), want, rtol=0, atol=atol)
+    off = np.abs(got.astype(np.float64) - want) > atol
+    assert not off.any(), f"{int(off.sum())} elements off by up to {float(np.abs(got - want).max()):.3g}"
 
 
 # (a's shape, b's shape, transpose_a, transpose_b)
