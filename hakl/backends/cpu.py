@@ -1,6 +1,7 @@
 """CPU backend: NumPy arrays; kernels are numba, oneDNN or NumPy."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from typing import Any
@@ -33,6 +34,22 @@ def isa() -> str:
 
     features = llvm.get_host_cpu_features()
     return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if features.get(f))])
+
+
+# AVX-512 as NumPy's x86-simd-sort asks for it (Skylake-X and later).
+AVX512_SKX = ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")
+
+
+@functools.cache
+def _host_features() -> frozenset[str]:
+    import llvmlite.binding as llvm
+
+    return frozenset(name for name, on in llvm.get_host_cpu_features().items() if on)
+
+
+def has_features(*names: str) -> bool:
+    """Whether the host CPU has every one of these LLVM feature names ("avx2", "avx512f")."""
+    return _host_features().issuperset(names)
 
 
 class CPUBackend(Backend):

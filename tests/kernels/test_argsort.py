@@ -131,6 +131,24 @@ def test_int64_payload_path(monkeypatch, rng):
         assert ARGSORT.check(problem, out, ARGSORT.reference(problem, x), (x,)) is None
 
 
+@pytest.mark.parametrize("op", [ARGSORT, SORT], ids=lambda op: op.name)
+def test_numpy_blocks_split_across_threads(monkeypatch, op, rng):
+    """NumPy's sort on blocks in threads: blocks of outer, or of inner when outer is 1,
+    with ties, NaN and ±0 under every flag; a grain of one element makes even these
+    small inputs split."""
+    monkeypatch.setattr(cpu_kernels, "_BLOCK_GRAIN", 1)
+    variant = op.variant("cpu", "numpy_blocks")
+    for shape, dtype in [((9, 33, 1), "float32"), ((1, 40, 7), "float16"), ((5, 20, 3), "int64")]:
+        for descending in (False, True):
+            for stable in (False, True):
+                problem = Problem(op.name, "cpu", dtype, shape, family._flags(descending, stable))
+                for kind in ("ties", "special"):
+                    x = family.data(kind, shape, dtype, rng)
+                    out = problem.launch(dispatch.force(op, problem, variant).launcher, x)
+                    error = op.check(problem, out, op.reference(problem, x), (x,))
+                    assert error is None, f"{shape} {dtype} {kind} desc={descending} stable={stable}: {error}"
+
+
 def test_dtypes_on_cpu_take_every_declared_dtype(rng):
     for dtype in DTYPES:
         x = _x(dtype, (4, 33), rng, "ties")

@@ -129,6 +129,52 @@ def _available_bytes() -> int:
         return 0
 
 
+# ---- half conversions ----------------------------------------------------------
+
+
+def _float32_near_every_half() -> np.ndarray:
+    """Every half as float32, its float32 neighbours and the midpoints between halves
+    (ties to even), beyond 65504 (overflow) and below the subnormals (underflow)."""
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    finite = np.sort(halves[np.isfinite(halves)])
+    with np.errstate(invalid="ignore"):
+        mids = ((finite[:-1].astype(np.float64) + finite[1:]) / 2).astype(np.float32)
+        around = [np.nextafter(finite, np.float32(np.inf)), np.nextafter(finite, np.float32(-np.inf))]
+    extra = np.array([np.nan, -np.nan, np.inf, -np.inf, 65519.996, 65520.0, 1e-9, -1e-9, 3e38], np.float32)
+    return np.concatenate([halves, finite, mids, *around, extra])
+
+
+@pytest.mark.parametrize("way", ["bit arithmetic", "this host's choice"])
+def test_half_conversions_are_numpys(way):
+    """float32 <-> half bits in numba kernels, both ways: NumPy's bits for every half and
+    every float32 rounding case (ties, subnormals, overflow), NaN to NaN. The host picks
+    F16C's instructions where it has them; the bit arithmetic serves elsewhere, so it is
+    checked here on every host."""
+    from numba import njit
+
+    from hakl.kernels.cast import halfbits
+
+    down, up = ((halfbits._f32_to_half_bits, halfbits._half_to_f32_bits) if way == "bit arithmetic"
+                else (halfbits.f32_to_half, halfbits.half_to_f32))
+
+    @njit
+    def convert(x, h, back):
+        for i in range(x.size):
+            h[i] = down(x[i])
+            back[i] = up(h[i])
+
+    x = _float32_near_every_half()
+    h, back = np.empty(x.size, np.uint16), np.empty(x.size, np.float32)
+    convert(x, h, back)
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    nan = np.isnan(x)
+    np.testing.assert_array_equal(h[~nan], want.view(np.uint16)[~nan])
+    assert np.isnan(h.view(np.float16)[nan]).all()
+    np.testing.assert_array_equal(back.view(np.uint32)[~nan], want.astype(np.float32).view(np.uint32)[~nan])
+    assert np.isnan(back[nan]).all()
+
+
 @pytest.mark.big_memory
 @pytest.mark.skipif(_available_bytes() < 8 << 30, reason="needs 8 GiB of free memory")
 def test_numba_kernel_indexes_past_2_31_elements():
