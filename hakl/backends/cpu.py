@@ -32,8 +32,7 @@ def isa() -> str:
     of ISA_FEATURES it has: the same model string can hide an AVX2 or an AVX-512 host."""
     import llvmlite.binding as llvm
 
-    features = llvm.get_host_cpu_features()
-    return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if features.get(f))])
+    return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if has_features(f))])
 
 
 # AVX-512 as NumPy's x86-simd-sort asks for it (Skylake-X and later).
@@ -55,8 +54,8 @@ def has_features(*names: str) -> bool:
 def _widen_numba_vectors() -> None:
     """numba's LLVM vectorises for 256-bit registers on AVX-512 hosts (the prefer-256-bit
     tuning, for Skylake-X's clock drop); telling it otherwise makes the compute-bound
-    kernels 1.4-1.9x faster on a 2-core Xeon (16M float32: gelu 19.2 -> 13.4 ms, tanh 12.1 ->
-    8.3, sigmoid 10.4 -> 5.5, exp 8.1 -> 4.8; memory-bound ones unchanged). Done before
+    kernels 1.5x faster on a 2-core Xeon (16M float32, two A/B rounds: gelu 20.9 -> 14.2 ms,
+    tanh 14.5 -> 9.5, sigmoid 10.0 -> 6.7, exp 8.4 -> 5.5; memory-bound ones unchanged). Done before
     hakl's first compile, unless the user chose numba's features (NUMBA_CPU_FEATURES) or
     asked hakl not to (HAKL_NUMBA_512=0); numba's cache keys hold the features, so code
     compiled either way is never mixed up."""

@@ -34,9 +34,9 @@ import numpy as np
 from numba import njit, prange
 
 from ...backends import cpu, output_pool
-from ..cast.cpu import parallel_for
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import AFTER_BASELINE, Problem, Variant
+from ..cast.cpu import parallel_for
 from . import baseline
 from .reference import FLOAT_BITS, KINDS, unsigned
 
@@ -394,6 +394,13 @@ def _gather_block(x, order, vals, idx, desc):
 _BLOCK_GRAIN = 1 << 14  # elements a thread's part holds at least
 
 
+def _block(x: np.ndarray, lo: int, hi: int) -> tuple[slice, slice, slice]:
+    """Blocks [lo, hi) of the (outer, n, inner) view: of outer, or of inner when outer is 1."""
+    if x.shape[0] > 1:
+        return slice(lo, hi), slice(None), slice(None)
+    return slice(None), slice(None), slice(lo, hi)
+
+
 def _numpy_blocks(problem: Problem, config: dict, want_idx: bool):
     """np.argsort / np.sort (x86-simd-sort where the CPU has AVX-512) on blocks of the
     (outer, n, inner) view, in parallel_for's threads: NumPy releases the GIL while it
@@ -403,8 +410,7 @@ def _numpy_blocks(problem: Problem, config: dict, want_idx: bool):
     desc = bool(problem.flag("descending"))
 
     def argsort_block(x, vals, idx, lo, hi):
-        part = (slice(lo, hi), slice(None), slice(None)) if x.shape[0] > 1 else \
-            (slice(None), slice(None), slice(lo, hi))
+        part = _block(x, lo, hi)
         block = x[part]
         order = np.argsort(block[:, ::-1] if desc else block, axis=1, kind=kind)
         half = block.dtype == np.float16  # numba has no float16: its bits travel
@@ -412,8 +418,7 @@ def _numpy_blocks(problem: Problem, config: dict, want_idx: bool):
                       vals[part].view(np.uint16) if half else vals[part], idx[part], desc)
 
     def sort_block(x, vals, lo, hi):
-        part = (slice(lo, hi), slice(None), slice(None)) if x.shape[0] > 1 else \
-            (slice(None), slice(None), slice(lo, hi))
+        part = _block(x, lo, hi)
         out = vals[part]
         out[...] = x[part]
         (out[:, ::-1] if desc else out).sort(axis=1, kind=kind)  # descending: ascending read backwards, NaN first

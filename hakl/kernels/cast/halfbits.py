@@ -13,11 +13,12 @@ numba's scalar `.view()` wants a variable with one definition, hence the assign-
 """
 from __future__ import annotations
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from ...backends import cpu
 
 _OPTS = dict(cache=True)
 
@@ -90,7 +91,7 @@ def _half_to_f32_f16c(typingctx, h):
     return types.float32(types.uint16), codegen
 
 
-if llvm.get_host_cpu_features().get("f16c"):
+if cpu.has_features("f16c"):
     f32_to_half, half_to_f32 = _f32_to_half_f16c, _half_to_f32_f16c
 else:
     f32_to_half, half_to_f32 = _f32_to_half_bits, _half_to_f32_bits
