@@ -24,7 +24,7 @@ setup: $(STAMP)
 test: setup
 	$(PY) -m pytest -q -ra -n auto --dist loadgroup
 
-# asv's machine name matches `hakl bench`'s (cpu-2core, h100) so both land on one dashboard page.
+# asv's machine name matches `hakl bench`'s (xeon-avx512-2core, epyc-avx2-2core, h100) so both land on one dashboard page.
 MACHINE ?= $(shell $(PY) -c "import hakl.backends as b, hakl.bench as h; print(h.machine_name('cuda' if b.get('cuda').available else 'cpu'))")
 
 # Chromium (~100 MB): `make bench` writes the dashboard and installs it, so the test that loads the

@@ -523,12 +523,13 @@ def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path,
 
 
 def machine_name(backend_name: str) -> str:
-    """A short folder name for reports: the GPU's model, or cpu-<cores>core."""
+    """A short folder name for reports: the GPU's model, or the CPU's (cpu.host_label:
+    xeon-avx512-2core)."""
     backend = get_backend(backend_name)
     if backend_name == "cpu" or (backend_name == "opencl" and not backend.is_gpu()):
-        import os  # an OpenCL CPU device (PoCL) is this machine's CPU: one page for both
+        from .backends import cpu  # an OpenCL CPU device (PoCL) is this machine's CPU: one page for both
 
-        return f"cpu-{os.cpu_count()}core"
+        return cpu.host_label()
     device = backend.fingerprint().get("device", backend_name)
     for model in ("H200", "H100", "A100", "L40S", "L4", "B200"):
         if model in device:

@@ -93,6 +93,9 @@ def gpu_possible() -> bool:
 
 DEVICES = present_devices()
 GPU = gpu_possible()
+# HAKL_ASV_QUICK=1 (make bench): only the cases and the first dtype `hakl bench --quick`
+# measures, so that the main job stays within minutes on 2 cores; unset, the whole suite.
+QUICK = os.environ.get("HAKL_ASV_QUICK", "") not in ("", "0")
 
 
 # ---- the device clock ---------------------------------------------------------
@@ -250,9 +253,10 @@ def build_suite(family: Benchmark, caller: dict) -> tuple[type, type | None]:
     declaration = Path(importlib.import_module(f"hakl.kernels.{family.module}.bench").__file__)
     source = Path(__file__).read_text() + Path(caller["__file__"]).read_text() + declaration.read_text()
     version = hashlib.sha256(source.encode()).hexdigest()[:16]
-    labels = [c.label for c in family.cases if GPU or not c.gpu_only]
+    runs = family.runs(GPU, quick=QUICK)
+    labels = list(dict.fromkeys(c.label for _, c in runs))
+    dtypes = list(dict.fromkeys(dtype for dtype, _ in runs))
     impls = list(IMPLS) + [p for p in family.peers if PEER_DEVICES.get(p, "cpu") in DEVICES]
-    dtypes = list(family.dtypes if GPU else family.host_dtypes)
 
     def setup(self, cache, device, dtype, shape, impl=None):
         self.prepared = prepare(family, cache, device, dtype, shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,19 @@ def isa() -> str:
     import llvmlite.binding as llvm
 
     return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if has_features(f))])
+
+
+def host_label() -> str:
+    """The host CPU in a folder name: its family (xeon, epyc, or the vendor), its widest
+    vector ISA and its cores, e.g. xeon-avx512-2core. Two VMs that both report 2 cores
+    but differ in ISA run different code (numba, oneDNN, NumPy's sorts) and must not
+    share a dashboard page."""
+    name = _cpu_name().lower()
+    words = re.findall(r"[a-z0-9]+", name) or [platform.machine().lower()]
+    family = next((f for f in ("xeon", "epyc", "ryzen", "core", "neoverse") if f in words), words[0])
+    widest = next((label for label, feature in (("avx512", "avx512f"), ("avx2", "avx2")) if has_features(feature)),
+                  platform.machine().lower())
+    return f"{family}-{widest}-{os.cpu_count()}core"
 
 
 # AVX-512 as NumPy's x86-simd-sort asks for it (Skylake-X and later).

@@ -37,3 +37,18 @@ def test_asarray_converts_dtype(name):
     b = backends.get(name)
     dev = b.asarray([1.5, 2.5], dtype=np.float64)
     assert dev.dtype == np.float64 and b.to_numpy(dev).tolist() == [1.5, 2.5]
+
+
+@pytest.mark.parametrize("brand, features, expected", [
+    ("Intel(R) Xeon(R) Processor", {"avx2", "avx512f"}, "xeon-avx512-4core"),
+    ("AMD EPYC 7B13 64-Core Processor", {"avx2"}, "epyc-avx2-4core"),
+    ("Neoverse-V2", set(), "neoverse-aarch64-4core"),
+])
+def test_host_label_tells_cpus_with_the_same_core_count_apart(monkeypatch, brand, features, expected):
+    from hakl.backends import cpu
+
+    monkeypatch.setattr(cpu, "_cpu_name", lambda: brand)
+    monkeypatch.setattr(cpu, "has_features", lambda *names: set(names) <= features)
+    monkeypatch.setattr(cpu.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "aarch64")
+    assert cpu.host_label() == expected

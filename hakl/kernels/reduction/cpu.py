@@ -3,8 +3,8 @@ package's fixed tree (see hakl/kernels/reduction/__init__.py), so both give the 
 bits as each other and as the GPU kernels' tree.
 
 - rows (inner == 1): a task per chunk of CHUNK elements of a row: 32 lane accumulators
-  take 32 consecutive elements at a time (a unit-stride loop LLVM vectorises: 4 AVX2
-  registers of float32), then fold by halving; the chunk values (one per chunk) then
+  take 32 consecutive elements at a time, as one LLVM vector held in registers
+  (`_combine_blocks`: 4 AVX2 or 2 AVX-512 registers of float32), then fold by halving; the chunk values (one per chunk) then
   combine level by level, per row (`_tree`). Rows of up to CHUNK elements are one
   chunk: a task per row, no second pass.
 - columns (inner > 1): a task per (chunk, block of `width` columns): 32 lane rows of
@@ -26,8 +26,9 @@ in __init__).
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.core.extending import overload
+from numba.core.extending import intrinsic, overload
 
 from ...backends import get as get_backend, output_pool
 from ...op import FLOATS, Problem, Variant
@@ -65,11 +66,71 @@ def _combine(op, a, b):
     return a + b if a != a else t
 
 
+@intrinsic
+def _combine_blocks(typingctx, op, xs, blocks, acc):
+    """acc[j] = _combine(op, acc[j], xs[s * LANES + j]) for s in range(blocks), j < LANES:
+    the chunk's lanes as one <LANES x T> value in registers. The loop numba compiled
+    kept them in memory (a store and a reload per block on the dependency chain), and on
+    AVX-512 LLVM's 4 x 16-lane main loop never ran for 32 lanes, leaving an 8-lane one."""
+    if not (isinstance(xs, types.Array) and isinstance(acc, types.Array)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        op_value, xs_value, blocks_value, acc_value = args
+        vector = ir.VectorType(context.get_value_type(acc.dtype), LANES)
+        x_ptr = context.make_array(xs)(context, builder, xs_value).data
+        acc_ptr = builder.bitcast(context.make_array(acc)(context, builder, acc_value).data, vector.as_pointer())
+        start = builder.load(acc_ptr, align=acc.dtype.bitwidth // 8)
+        done = builder.append_basic_block("done")
+        with builder.goto_block(done):
+            result = builder.phi(vector)
+
+        def combine(code, a, b):  # _combine's selects, for one op
+            total = builder.fadd(a, b)
+            if code == 0:
+                return total
+            picked = builder.select(builder.fcmp_ordered(">" if code == 1 else "<", a, b), a, b)
+            return builder.select(builder.fcmp_unordered("uno", a, a), total, picked)
+
+        # One loop per op, chosen before it: the op is a run-time code (one compile per dtype).
+        loops = [builder.append_basic_block(f"op{code}") for code in range(3)]
+        switch = builder.switch(op_value, loops[2])
+        for code, loop in enumerate(loops):
+            if code < 2:
+                switch.add_case(op_value.type(code), loop)
+            entry = builder.append_basic_block(f"op{code}.entry")
+            builder.position_at_end(loop)
+            builder.cbranch(builder.icmp_signed(">", blocks_value, blocks_value.type(0)), entry, done)
+            result.add_incoming(start, loop)
+            builder.position_at_end(entry)
+            body = builder.append_basic_block(f"op{code}.blocks")
+            builder.branch(body)
+            builder.position_at_end(body)
+            s = builder.phi(blocks_value.type)
+            a = builder.phi(vector)
+            block_ptr = builder.gep(x_ptr, [builder.mul(s, s.type(LANES))])
+            b = builder.load(builder.bitcast(block_ptr, ir.VectorType(x_ptr.type.pointee, LANES).as_pointer()),
+                             align=xs.dtype.bitwidth // 8)
+            if xs.dtype == types.uint16:  # float16 bits
+                b = builder.fpext(builder.bitcast(b, ir.VectorType(ir.HalfType(), LANES)), vector)
+            combined = combine(code, a, b)
+            s_next = builder.add(s, s.type(1))
+            s.add_incoming(s.type(0), entry)
+            s.add_incoming(s_next, body)
+            a.add_incoming(start, entry)
+            a.add_incoming(combined, body)
+            builder.cbranch(builder.icmp_signed("<", s_next, blocks_value), body, done)
+            result.add_incoming(combined, body)
+        builder.position_at_end(done)
+        builder.store(result, acc_ptr, align=acc.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.none(op, xs, blocks, acc), codegen
+
+
 @njit(**_OPTS)
 def _rows(x, vals, op, n, m, ident, lanes, lo, hi):
-    """Tasks [lo, hi): chunk t % m of row t // m of x (rows * n, flat) -> vals[t].
-    `lanes` (LANES) arrives as an argument: a constant trip count makes LLVM unroll the
-    lane loop into scalar code, a variable one leaves it to the loop vectoriser."""
+    """Tasks [lo, hi): chunk t % m of row t // m of x (rows * n, flat) -> vals[t]."""
     acc = np.empty(lanes, vals.dtype)
     for t in range(lo, hi):
         r = t // m
@@ -78,10 +139,7 @@ def _rows(x, vals, op, n, m, ident, lanes, lo, hi):
         xs = x[r * n + start:r * n + start + count]  # slices indexed from 0: LLVM vectorises
         full = count // lanes
         acc[:] = ident
-        for s in range(full):
-            block = xs[s * lanes:(s + 1) * lanes]
-            for j in range(lanes):
-                acc[j] = _combine(op, acc[j], _load(block, j))
+        _combine_blocks(op, xs, full, acc)
         for j in range(count - full * lanes):
             acc[j] = _combine(op, acc[j], _load(xs, full * lanes + j))
         off = lanes // 2
