@@ -202,12 +202,14 @@ def _tune_suite(devices: list[str], ops, quick: bool, minutes: float, budget: in
     table = Table("device", "case", "op", "shape", "status", "choice",
                   title=f"tuning suite -> {dispatch.database().path}")
     for item in done:
-        table.add_row(item.device, item.label, item.op.name, "x".join(map(str, item.problem.shape)), item.status,
-                      item.choice)
+        table.add_row(item.device, item.label, item.op.name if item.op else "-",
+                      "x".join(map(str, item.problem.shape)) if item.problem else "-", item.status, item.choice)
     console.print(table)
     left = sum(item.status == "out of time" for item in done)
-    if left:
-        console.print(f"[yellow]{left} keys left for the next run (out of time after {minutes:g} min)")
+    unreached = sum(item.status == "not reached" for item in done)
+    if left or unreached:
+        console.print(f"[yellow]out of time after {minutes:g} min: {left} keys and {unreached} benchmark cases "
+                      "left for the next run")
 
 
 @app.command()

@@ -8,6 +8,7 @@ budget, continues where it ended when started again.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -20,29 +21,37 @@ from .keys import key_for
 
 @dataclass
 class Item:
-    """One tuning key of the suite and what became of it."""
+    """One tuning key of the suite and what became of it (op and problem are None for a
+    case the run had no time to reach: its keys are known only once its inputs are made)."""
 
     device: str
     label: str  # the benchmark case that launches it: "softmax (16384, 1000) axis=-1 float32"
-    op: Op
-    problem: Problem
-    status: str = "pending"  # tuned, already tuned, no candidate verified, out of time
+    op: Op | None
+    problem: Problem | None
+    status: str = "pending"  # tuned, already tuned, no candidate verified, out of time, not reached
     choice: str = ""
 
 
-def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False) -> Iterator[Item]:
+def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False,
+          until: float = math.inf) -> Iterator[Item]:
     """The suite's keys, each once, in declaration order (a case's inputs are made only
-    when the iteration reaches it)."""
+    when the iteration reaches it, and only before time.monotonic() passes `until`:
+    preparing a case calls it, which on PoCL compiles kernels; after that, one "not
+    reached" item per case)."""
     seen = set()
     for device in devices:
         elements = bench.element_budget(device, quick)
         for benchmark, dtype, case in bench.cases(device, ops, quick):
+            label = f"{benchmark.op} {case.label} {dtype}"
+            if time.monotonic() > until:
+                yield Item(device, label, None, None, "not reached")
+                continue
             prepared = bench.Prepared(benchmark, device, dtype, case.label, None, elements)
             for launch in prepared.launches[0]:
                 key = key_for(launch.op, launch.problem)
                 if key not in seen:
                     seen.add(key)
-                    yield Item(device, f"{benchmark.op} {case.label} {dtype}", launch.op, launch.problem)
+                    yield Item(device, label, launch.op, launch.problem)
 
 
 def run(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, minutes: float = 5.0,
@@ -53,8 +62,10 @@ def run(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, mi
     candidates)` is told before each key is tuned and `progress` after each candidate."""
     deadline = time.monotonic() + 60 * minutes
     done = []
-    for item in items(devices, ops, quick):
+    for item in items(devices, ops, quick, until=deadline):
         done.append(item)
+        if item.op is None:
+            continue
         current = dispatch.stored_choice(key_for(item.op, item.problem), item.op.for_backend(item.device))
         if current is not None and not force:
             item.status, item.choice = "already tuned", current.variant

@@ -60,6 +60,18 @@ def test_benchmark_names_carry_the_op(gpu_suite):
     assert hasattr(speedup, "track_softmax_speedup") and speedup.unit == "x"
 
 
+def test_quick_suite_lists_what_hakl_bench_quick_measures(monkeypatch):
+    """HAKL_ASV_QUICK (make bench) keeps asv to `hakl bench --quick`'s dtype and cases."""
+    monkeypatch.setattr(common, "QUICK", True)
+    timing, _ = common.build_suite(bench_softmax.SOFTMAX, vars(bench_softmax))
+    runs = bench_softmax.SOFTMAX.runs(common.GPU, quick=True)
+    assert timing.params[1] == [runs[0][0]]
+    assert timing.params[2] == [c.label for _, c in runs]
+    monkeypatch.setattr(common, "QUICK", False)
+    full, _ = common.build_suite(bench_softmax.SOFTMAX, vars(bench_softmax))
+    assert set(timing.params[2]) < set(full.params[2])
+
+
 def test_parameters_list_what_this_machine_can_run():
     assert "cpu" in common.DEVICES and set(common.DEVICES) <= {"cpu", "opencl", "cuda"}
     if not common.GPU:

@@ -25,8 +25,9 @@ def test_the_suite_holds_each_key_of_the_declared_cases_once(small_cases):
 
 def test_a_stopped_suite_resumes_where_it_ended(small_cases):
     first = suite.run(["cpu"], ["cumsum"], quick=True, minutes=0.0, budget=1)
-    # out of time before the first key: nothing tuned, every key left for the next run
-    assert {i.status for i in first} == {"out of time"}
+    # out of time before the first case: nothing prepared or tuned, every case left for the next run
+    assert {i.status for i in first} == {"not reached"}
+    assert len(first) == len(bench.cases("cpu", ["cumsum"], quick=True))
     second = suite.run(["cpu"], ["cumsum"], quick=True, minutes=5.0, budget=1)
     assert {i.status for i in second} == {"tuned"} and all(i.choice for i in second)
     for item in second:
@@ -36,3 +37,13 @@ def test_a_stopped_suite_resumes_where_it_ended(small_cases):
     assert {i.status for i in third} == {"already tuned"}
     forced = suite.run(["cpu"], ["cumsum"], quick=True, minutes=5.0, budget=1, force=True)
     assert {i.status for i in forced} == {"tuned"}
+
+
+def test_cases_past_the_deadline_are_not_prepared(small_cases, monkeypatch):
+    """Preparing a case runs it (PoCL compiles its kernels): a run out of time must not."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a case was prepared after the deadline")
+
+    monkeypatch.setattr(bench, "Prepared", refuse)
+    items = list(suite.items(["cpu"], ["cumsum"], quick=True, until=0.0))
+    assert items and all(i.status == "not reached" and i.op is None for i in items)
