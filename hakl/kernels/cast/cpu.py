@@ -146,8 +146,14 @@ def parallel_for(fn, n: int, grain: int, *args, align: int = 1) -> None:
     else:
         step = -(-(-(-n // parts)) // align) * align
         bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
-    for future in [_pool.submit(fn, *args, lo, hi) for lo, hi in bounds]:
-        future.result()
+    # The first part runs here, not on a woken pool thread while the caller waits: a relu
+    # of 64K float32 in two parts on the 2-core Xeon VM, 400 alternating calls, 160 -> 140 us.
+    futures = [_pool.submit(fn, *args, lo, hi) for lo, hi in bounds[1:]]
+    try:
+        fn(*args, *bounds[0])
+    finally:
+        for future in futures:
+            future.result()
 
 
 def _numba(problem: Problem, config: dict):

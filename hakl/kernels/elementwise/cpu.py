@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit, types
+from numba import literal_unroll, njit, types
 from numba.core.extending import overload
 
 from ...backends import output_pool
@@ -174,6 +174,46 @@ def _result_impl(out, op, a, b):
     return lambda out, op, a, b: _apply(op, a, b)
 
 
+# The codes that get a loop each, their code a constant (literal_unroll): 0-5 are add,
+# subtract, multiply, divide, maximum, minimum and every comparison. In one loop shared by
+# all codes LLVM did not unswitch the switch and left scalar code: a 4M float32 add took
+# 7.1 ms on one Xeon core against NumPy's 2.6. The other codes (pow and the gradients'
+# helpers) share one loop.
+_OWN_LOOP = tuple(range(6))
+
+
+@njit(inline="always", **_OPTS)
+def _both(o, op, a, b):
+    """o = op(a, b), elementwise (a and b unit-stride spans)."""
+    done = False
+    for code in literal_unroll(_OWN_LOOP):
+        if op == code:
+            for j in range(o.size):
+                _store(o, j, _result(o, code, _load(a, j), _load(b, j)))
+            done = True
+    if not done:
+        for j in range(o.size):
+            _store(o, j, _result(o, op, _load(a, j), _load(b, j)))
+
+
+@njit(inline="always", **_OPTS)
+def _with_value(o, op, a, v, value_first):
+    """o = op(a, v) or, value_first, op(v, a): one operand a single value."""
+    done = False
+    for code in literal_unroll(_OWN_LOOP):
+        if op == code:
+            if value_first:
+                for j in range(o.size):
+                    _store(o, j, _result(o, code, v, _load(a, j)))
+            else:
+                for j in range(o.size):
+                    _store(o, j, _result(o, code, _load(a, j), v))
+            done = True
+    if not done:
+        for j in range(o.size):
+            _store(o, j, _result(o, op, v, _load(a, j)) if value_first else _result(o, op, _load(a, j), v))
+
+
 @njit(**_OPTS)
 def _run(x, y, out, op, shape, xst, yst, lo, hi):
     """out[lo:hi] (flat) = op(x, y) over the merged shape; x, y flat with element strides
@@ -193,17 +233,11 @@ def _run(x, y, out, op, shape, xst, yst, lo, hi):
             yo += i * yst[k]
         o = out[pos:pos + m]
         if sx == 1 and sy == 1:
-            a, b = x[xo:xo + m], y[yo:yo + m]
-            for j in range(m):
-                _store(o, j, _result(o, op, _load(a, j), _load(b, j)))
+            _both(o, op, x[xo:xo + m], y[yo:yo + m])
         elif sy == 0 and sx == 1:
-            a, bv = x[xo:xo + m], _load(y, yo)
-            for j in range(m):
-                _store(o, j, _result(o, op, _load(a, j), bv))
+            _with_value(o, op, x[xo:xo + m], _load(y, yo), False)
         elif sx == 0 and sy == 1:
-            av, b = _load(x, xo), y[yo:yo + m]
-            for j in range(m):
-                _store(o, j, _result(o, op, av, _load(b, j)))
+            _with_value(o, op, y[yo:yo + m], _load(x, xo), True)
         else:
             v = _result(o, op, _load(x, xo), _load(y, yo))
             for j in range(m):
