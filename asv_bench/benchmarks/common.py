@@ -51,10 +51,9 @@ from typing import Any, Callable
 import hakl
 import hakl.backends
 from hakl import bench
-from hakl.bench import Benchmark, Prepared, is_gpu
+from hakl.bench import PEER_DEVICES, Benchmark, Prepared, is_gpu
 
 IMPLS = ("hakl", "baseline")
-PEER_DEVICES = {"cupy": "cuda"}  # peers that exist on one device only
 # Bandwidth-scale cases fill this many elements: 64M (256 MB in fp32, five times
 # an H100's L2) on GPUs; 4M on CPUs so that the quick suite stays short on 2 cores.
 GPU_ELEMENTS = 1 << 26
@@ -253,9 +252,10 @@ def build_suite(family: Benchmark, caller: dict) -> tuple[type, type | None]:
     declaration = Path(importlib.import_module(f"hakl.kernels.{family.module}.bench").__file__)
     source = Path(__file__).read_text() + Path(caller["__file__"]).read_text() + declaration.read_text()
     version = hashlib.sha256(source.encode()).hexdigest()[:16]
-    runs = family.runs(GPU, quick=QUICK)
-    labels = list(dict.fromkeys(c.label for _, c in runs))
-    dtypes = list(dict.fromkeys(dtype for dtype, _ in runs))
+    runs = family.runs(GPU, quick=QUICK)  # in declaration order, as asv lists them
+    labels = [c.label for c in family.cases if any(c is case for _, case in runs)]
+    dtypes = [d for d in family.dtypes + family.host_dtypes if d in {dtype for dtype, _ in runs}]
+    dtypes = list(dict.fromkeys(dtypes))
     impls = list(IMPLS) + [p for p in family.peers if PEER_DEVICES.get(p, "cpu") in DEVICES]
 
     def setup(self, cache, device, dtype, shape, impl=None):

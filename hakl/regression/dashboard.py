@@ -244,7 +244,7 @@ def render(machine: str, results: list[Result], target_list: list[tg.Target], so
                          f"<td class=num>{_fmt(v.get('copy'), '.1f')}</td>"
                          f"<td class=num>{_fmt(v.get('overhead'), '.1f')}</td></tr>"
                          for d, v in sorted(devices.items())) + "</table>")
-    parts.append("<h2>Release-note targets</h2>")
+    parts.append("<h2>Targets: the release notes', and parity with the peers</h2>")
     parts.append(_targets_table(tg.evaluate(target_list, results, machine)) if target_list
                  else "<p class=note>No targets file found.</p>")
     parts.append("<h2>Changes since the previous run</h2>")
@@ -321,7 +321,7 @@ def render_index(results: list[Result], target_list: list[tg.Target], sources: S
              f"<p class=note>Generated {datetime.datetime.now().isoformat(timespec='seconds')} from "
              f"{_esc(', '.join(sources))}. Each machine's page has its plots, tables, targets and history; "
              "below, each op on every machine as a fraction of that machine's copy bandwidth.</p>",
-             "<table><tr><th>machine</th><th>devices</th><th>newest run</th><th>release-note targets</th>"
+             "<table><tr><th>machine</th><th>devices</th><th>newest run</th><th>targets (release notes, parity)</th>"
              "<th>ops</th></tr>" + "".join(rows) + "</table>"]
     for op in sorted({m.op for m in ms}):
         parts.append(f"<h2 id='{_esc(op)}'>{_esc(op)}</h2>")

@@ -4,11 +4,16 @@ A family declares its targets beside its benchmarks (hakl.bench.Goal, in
 hakl/kernels/<family>/bench.py); the targets of families not built yet are
 listed here (PENDING_TARGETS) until their family lands and declares them.
 
-A target's ratio is baseline time / hakl time on its device, per dtype and shape,
-taken from the newest run on a machine, in this order of preference:
-asv's track_<op>_speedup (both timed in one process), the time_<op> results of
-hakl and of the baseline in the same asv run, the speed-up in a `hakl bench`
-record. Shapes with * (the bandwidth-scale cases) match any extent there.
+Beside them, every family owes parity (hakl.bench.Benchmark.parity_goals): on the
+CPU at or above each CPU peer (torch, NumPy) at every benchmark shape, on OpenCL at
+or above its own baseline.
+
+A target's ratio is the time of what it is against (the baseline variant or a peer)
+over hakl's time on its device, per dtype and shape, taken from the newest run on a
+machine, in this order of preference: asv's track_<op>_speedup (baseline targets;
+both timed in one process), the time_<op> results of hakl and of the other in the
+same asv run, the times in a `hakl bench` record. Shapes with * (the
+bandwidth-scale cases) match any extent there.
 """
 from __future__ import annotations
 
@@ -57,7 +62,8 @@ def load() -> list[Target]:
     """Every target: those the built families declare, then the pending ones."""
     from ..kernels import benchmarks
 
-    declared = [Target(**dataclasses.asdict(g), op=b.op, module=b.module) for b in benchmarks() for g in b.goals]
+    declared = [Target(**dataclasses.asdict(g), op=b.op, module=b.module)
+                for b in benchmarks() for g in (*b.goals, *b.parity_goals())]
     return declared + list(PENDING_TARGETS)
 
 
@@ -73,28 +79,33 @@ def is_built(target: Target) -> bool:
     return target.op in OPS
 
 
-def speedups(results: list[Result]) -> dict[tuple, tuple[float, str]]:
-    """(machine, op, device, dtype, shape) -> (baseline/hakl, how it was measured)."""
+def speedups(results: list[Result], against: str = "baseline") -> dict[tuple, tuple[float, str]]:
+    """(machine, op, device, dtype, shape) -> (`against`'s time / hakl's, how it was
+    measured): against the op's baseline variant, or a peer ("torch")."""
     out: dict[tuple, tuple[float, str]] = {}
     latest = [r for r in latest_run(results) if r.value is not None and r.op is not None]
 
     def case(r: Result) -> tuple:
         return (r.machine, r.op, r.param("device"), r.param("dtype"), r.param("shape"))
 
-    for r in latest:
-        if r.method.startswith("track_") and r.unit == "x" and not r.benchmark.startswith(BENCH_PREFIX):
-            out[case(r)] = (r.value, "track_speedup")
-    times: dict[tuple, dict[str, float]] = {}
-    for r in latest:
-        if r.unit == "seconds" and r.param("impl") in ("hakl", "baseline") \
-                and not r.benchmark.startswith(BENCH_PREFIX):
-            times.setdefault(case(r), {})[r.param("impl")] = r.value
-    for k, t in times.items():
-        if k not in out and "hakl" in t and "baseline" in t and t["hakl"] > 0:
-            out[k] = (t["baseline"] / t["hakl"], "time ratio")
-    for r in latest:
-        if r.benchmark.startswith(BENCH_PREFIX) and r.unit == "x":
-            out.setdefault(case(r), (r.value, "hakl bench"))
+    if against == "baseline":
+        for r in latest:
+            if r.method.startswith("track_") and r.unit == "x" and not r.benchmark.startswith(BENCH_PREFIX):
+                out[case(r)] = (r.value, "track_speedup")
+    # asv's time_ results of one run, then a `hakl bench` record's (its speed-up row
+    # for the baseline, its times for a peer)
+    for from_record, how in ((False, "time ratio"), (True, "hakl bench")):
+        times: dict[tuple, dict[str, float]] = {}
+        for r in latest:
+            if r.benchmark.startswith(BENCH_PREFIX) != from_record:
+                continue
+            if from_record and against == "baseline" and r.unit == "x":
+                out.setdefault(case(r), (r.value, how))
+            elif r.unit == "seconds" and r.param("impl") in ("hakl", against):
+                times.setdefault(case(r), {})[r.param("impl")] = r.value
+        for k, t in times.items():
+            if k not in out and "hakl" in t and against in t and t["hakl"] > 0:
+                out[k] = (t[against] / t["hakl"], how)
     return out
 
 
@@ -102,14 +113,14 @@ def evaluate(targets: list[Target], results: list[Result], machine: str) -> list
     """Each target's status on `machine`: pending (no such op yet), not measured (no
     result on its device there), missed (a case below the ratio), partial (every
     measured case meets it but some are not measured), met."""
-    measured = speedups(results)
+    measured = {against: speedups(results, against) for against in {t.against for t in targets}}
     out = []
     for t in targets:
         if not is_built(t):
             out.append(TargetStatus(t, PENDING))
             continue
         ratios = {}
-        for (m, op, device, dtype, shape), value in measured.items():
+        for (m, op, device, dtype, shape), value in measured[t.against].items():
             pattern = t.matches(shape)
             if m == machine and op == t.op and device == t.device and dtype in t.dtypes and pattern:
                 ratios[(dtype, pattern)] = value

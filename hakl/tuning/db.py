@@ -28,7 +28,7 @@ import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS measurements (
@@ -368,10 +368,10 @@ class TuningDB:
 
     # ---- moving rows between machines -----------------------------------------
 
-    def export(self) -> dict[str, Any]:
-        """Every row, as `merge` on another machine takes it."""
+    def export(self, tables: Sequence[str] = tuple(COLUMNS)) -> dict[str, Any]:
+        """Every row of `tables` (default all), as `merge` on another machine takes it."""
         return {"format": EXPORT_FORMAT, "path": str(self.path),
-                **{table: list(self._rows(f"SELECT * FROM {table}")) for table in COLUMNS}}
+                **{table: list(self._rows(f"SELECT * FROM {table}")) for table in COLUMNS if table in tables}}
 
     def merge(self, doc: Any) -> dict[str, int]:
         """Add the rows of another database's `export` (a machine with no shared

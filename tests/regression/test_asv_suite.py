@@ -159,3 +159,17 @@ def test_ops_not_built_yet_are_skipped(small):
 def test_speedups_are_tracked_on_gpus_only(small, gpu_suite):
     with pytest.raises(NotImplementedError, match="tracked on GPUs"):
         gpu_suite[1]().setup({}, "cpu", "float32", "(*, 32) axis=-1")
+
+
+def test_a_time_budget_cuts_the_repeats_of_slow_calls(small, monkeypatch):
+    """`hakl bench` times each implementation in about a budget: a call that takes longer
+    than the budget gets 3 repeats (and one warm-up), a quick one all of `repeat`."""
+    p = bench.Prepared(bench_softmax.SOFTMAX, "cpu", "float32", "(*, 32) axis=-1", None, 1 << 12)
+    asked = []
+    timer = p.backend.time
+    monkeypatch.setattr(p.backend, "time", lambda fn, warmup, repeat: asked.append((warmup, repeat)) or
+                        timer(fn, warmup=warmup, repeat=repeat))
+    p.seconds("hakl", repeat=10, budget=0.0)  # as if the first call took the whole budget
+    p.seconds("hakl", repeat=10, budget=1e3)
+    p.seconds("hakl", repeat=10)
+    assert asked == [(1, 3), (1, 10), (2, 10)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import shutil
@@ -10,6 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+import hakl.kernels
 from hakl.regression import report, results as res, targets as tg
 
 from .synth import SUITE, write_record, write_suite
@@ -193,3 +195,22 @@ def test_the_committed_site_loads_in_a_headless_browser(tmp_path):
         assert re.search(rf'data-plots-loaded="{plots}"', done.stdout), (page, plots)
         errors = [line for line in done.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
         assert not errors, errors
+
+
+def test_every_family_owes_parity_with_its_cpu_peers(tmp_path):
+    """Beside the release-note targets: hakl at or above torch and NumPy on the CPU, and
+    OpenCL kernels at or above their baseline, at every benchmark shape (issue 16)."""
+    targets = {t.id: t for t in tg.load()}
+    for b in hakl.kernels.benchmarks():
+        assert f"{b.op}-opencl-vs-baseline" in targets
+        for peer in b.peers:
+            assert (f"{b.op}-cpu-vs-{peer}" in targets) == (peer != "cupy")
+    vs_torch = targets["softmax-cpu-vs-torch"]
+    assert vs_torch.against == "torch" and vs_torch.ratio == 1.0 and vs_torch.matches("(2097152, 32) axis=-1")
+    # a float16 record where hakl takes 1e-4 s and torch 2e-4 s: 2x torch on the one case measured
+    results = res.load_records(write_record(tmp_path / "records", device="cpu").parent)
+    half = dataclasses.replace(vs_torch, dtypes=("float16",))
+    (status,) = tg.evaluate([half], results, "testbox")
+    assert status.status == tg.PARTIAL and status.ratios == {("float16", "(*, 32) axis=-1"): (2.0, "hakl bench")}
+    (status,) = tg.evaluate([dataclasses.replace(half, ratio=3.0)], results, "testbox")
+    assert status.status == tg.MISSED and status.worst == pytest.approx(2.0)

@@ -206,6 +206,12 @@ def test_an_export_merges_into_another_machines_database_and_a_bad_one_changes_n
     assert here.lookup(mine).variant == "numpy"  # the later choice for the same key
     assert here.merge(doc) == {"measurements": 0, "choices": 0, "verdicts": 0}  # idempotent
     assert len(list(here.measurements())) == 2
+    # the choices alone (what make bench keeps in reports/<machine>/tuning.json)
+    shipped = there.export(("choices",))
+    assert set(shipped) == {"format", "path", "choices"} and len(shipped["choices"]) == 2
+    fresh = TuningDB(tmp_path / "fresh.sqlite")
+    assert fresh.merge(shipped) == {"measurements": 0, "choices": 2, "verdicts": 0}
+    assert fresh.lookup(theirs).variant == "onednn"
 
 
 def test_cache_import_refuses_a_corrupt_file_with_a_clear_error(tmp_path):
