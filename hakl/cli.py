@@ -218,11 +218,18 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
           quick: bool = typer.Option(False, help="a short set of shapes"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="also write the records here"),
           records: Optional[Path] = typer.Option(None, help="records folder (default: <cache>/bench)"),
-          small_calls: bool = typer.Option(True, help="per-call cost on 4x8 inputs, idle and busy, beside torch")
+          small_calls: bool = typer.Option(True, help="per-call cost on 4x8 inputs, idle and busy, beside torch"),
+          tune_minutes: float = typer.Option(0.0, help="first tune each case's keys that hold no choice, until "
+                                             "this many minutes have passed (make bench: one pass, not two)")
           ) -> None:
     """Time the dispatched variant, the baseline and the peers; report GB/s and % of copy bandwidth."""
     from . import bench as benchmod
+    from .tuning import suite
     from .tuning.db import cache_dir
+
+    deadline = time.monotonic() + 60 * tune_minutes
+    tuning: list = []
+    seen_keys: set = set()
 
     devices = device or backends.available()
     console.print("dispatch overhead on a cache hit (softmax 4x8, best of 5 x 1000 calls minus its launcher): "
@@ -246,6 +253,16 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
             task = bar.add_task(f"{dev}", total=len(cases))
             for benchmark, dtype, case in cases:
                 prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
+                if tune_minutes:  # its keys without a choice, tuned in this pass (make bench)
+                    label = f"{benchmark.op} {case.label} {dtype}"
+                    keys = suite.case_items(prepared, label, seen_keys)
+                    for item in keys:
+                        bar.update(task, description=f"{dev} tuning {label}")
+                        suite.tune_item(item, deadline)
+                    tuning.extend(keys)
+                    if any(item.status == "tuned" for item in keys):  # replay what it now dispatches
+                        prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
+                    bar.update(task, description=f"{dev}")
                 rows.append(benchmod.bench_row(prepared, copy_bps))
                 bar.advance(task)
         benchmod.peak_fractions(rows, cases)
@@ -258,6 +275,9 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
         if json_out is not None:
             target = json_out if len(devices) == 1 else json_out.with_name(f"{json_out.stem}-{dev}.json")
             benchmod.record(rows, dev, copy_bps, target, extra)
+    if tuning:
+        counts = {status: sum(i.status == status for i in tuning) for status in dict.fromkeys(i.status for i in tuning)}
+        console.print(f"tuning keys ({tune_minutes:g} min): " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
 def _print_small(rows: list[dict]) -> None:

@@ -79,6 +79,21 @@ def test_bench_quick_writes_records(tmp_path):
     assert row["op"] == "softmax_grad" and row["gbps"] > 0 and 0 < row["frac_copy"]
 
 
+def test_bench_tunes_the_keys_it_reaches_within_its_budget(tmp_path, monkeypatch):
+    """make bench's one pass: each case's untuned keys are tuned, then timed as tuned."""
+    from hakl import bench
+
+    monkeypatch.setattr(bench, "ELEMENTS_QUICK_CPU", 1 << 12)
+    args = ["bench", "--quick", "--device", "cpu", "--op", "cumsum", "--no-small-calls", "--records", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--tune-minutes", "5"])
+    assert result.exit_code == 0, result.output
+    assert "tuning keys (5 min): 2 tuned" in result.output
+    (record,) = tmp_path.glob("*.json")
+    assert {row["source"] for row in json.loads(record.read_text())["rows"]} == {"tuned"}
+    again = runner.invoke(app, [*args, "--tune-minutes", "5"])
+    assert "2 already tuned" in again.output
+
+
 def test_tune_suite_tunes_the_declared_cases_and_says_so(monkeypatch):
     from hakl import bench
 

@@ -32,13 +32,25 @@ class Item:
     choice: str = ""
 
 
+def case_items(prepared: bench.Prepared, label: str, seen: set | None = None) -> list[Item]:
+    """The tuning keys one prepared case launched (those not in `seen`, which grows)."""
+    seen = set() if seen is None else seen
+    out = []
+    for launch in prepared.launches[0]:
+        key = key_for(launch.op, launch.problem)
+        if key not in seen:
+            seen.add(key)
+            out.append(Item(prepared.device, label, launch.op, launch.problem))
+    return out
+
+
 def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False,
           until: float = math.inf) -> Iterator[Item]:
     """The suite's keys, each once, in declaration order (a case's inputs are made only
     when the iteration reaches it, and only before time.monotonic() passes `until`:
     preparing a case calls it, which on PoCL compiles kernels; after that, one "not
     reached" item per case)."""
-    seen = set()
+    seen: set = set()
     for device in devices:
         elements = bench.element_budget(device, quick)
         for benchmark, dtype, case in bench.cases(device, ops, quick):
@@ -46,12 +58,26 @@ def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False,
             if time.monotonic() > until:
                 yield Item(device, label, None, None, "not reached")
                 continue
-            prepared = bench.Prepared(benchmark, device, dtype, case.label, None, elements)
-            for launch in prepared.launches[0]:
-                key = key_for(launch.op, launch.problem)
-                if key not in seen:
-                    seen.add(key)
-                    yield Item(device, label, launch.op, launch.problem)
+            yield from case_items(bench.Prepared(benchmark, device, dtype, case.label, None, elements), label, seen)
+
+
+def tune_item(item: Item, deadline: float, budget: int = 8, force: bool = False,
+              started: Callable[[Item, int], None] | None = None,
+              progress: Callable[[tuner.Measurement], None] | None = None) -> None:
+    """Tune one key unless it holds a current choice (or `force`) or the deadline passed;
+    its status and choice say what happened."""
+    current = dispatch.stored_choice(key_for(item.op, item.problem), item.op.for_backend(item.device))
+    if current is not None and not force:
+        item.status, item.choice = "already tuned", current.variant
+        return
+    if time.monotonic() > deadline:
+        item.status = "out of time"
+        return
+    if started is not None:
+        started(item, len(tuner.plan(item.op, item.problem, budget)))
+    result = tuner.tune(item.op, item.problem, budget, progress=progress)
+    item.status = "tuned" if result.choice else "no candidate verified"
+    item.choice = result.choice.variant if result.choice else ""
 
 
 def run(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, minutes: float = 5.0,
@@ -64,18 +90,6 @@ def run(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, mi
     done = []
     for item in items(devices, ops, quick, until=deadline):
         done.append(item)
-        if item.op is None:
-            continue
-        current = dispatch.stored_choice(key_for(item.op, item.problem), item.op.for_backend(item.device))
-        if current is not None and not force:
-            item.status, item.choice = "already tuned", current.variant
-            continue
-        if time.monotonic() > deadline:
-            item.status = "out of time"
-            continue
-        if started is not None:
-            started(item, len(tuner.plan(item.op, item.problem, budget)))
-        result = tuner.tune(item.op, item.problem, budget, progress=progress)
-        item.status = "tuned" if result.choice else "no candidate verified"
-        item.choice = result.choice.variant if result.choice else ""
+        if item.op is not None:
+            tune_item(item, deadline, budget, force, started, progress)
     return done

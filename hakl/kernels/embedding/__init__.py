@@ -115,7 +115,10 @@ EMBEDDING = register(Op(
 ))
 EMBEDDING_GRAD = register(Op(
     name="embedding_grad", reference=reference.backward, sample=_sample_backward, nbytes=_nbytes(True),
-    tolerances=GRAD_TOLERANCES, cases=_cases("embedding_grad"), inputs=(Input("dout", role="grad"), Input("ids", IDS)),
+    # A row sums the gradients of up to every id (the samples send a third of them to one row):
+    # float32 sums of 10922 terms at (32768, 30522, 768) were 3e-6 of the scale off, NumPy's too.
+    tolerances=GRAD_TOLERANCES, atol_growth=lambda p: math.sqrt(max(p.shape[0], 1)),
+    cases=_cases("embedding_grad"), inputs=(Input("dout", role="grad"), Input("ids", IDS)),
     example=_tune_example(True), conformance_quick=("opencl",),
 ))
 attach_variants(__name__, {EMBEDDING: "forward_variants", EMBEDDING_GRAD: "backward_variants"})
