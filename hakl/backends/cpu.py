@@ -36,6 +36,18 @@ def isa() -> str:
     return "+".join([llvm.get_host_cpu_name(), *(f for f in ISA_FEATURES if has_features(f))])
 
 
+def _portable(described: dict[str, str]) -> dict[str, str]:
+    """oneDNN's build as the library file's name and size, not its path: a tuned choice
+    must keep its fingerprint in another checkout's virtualenv (reports/<machine>/tuning.json)."""
+    path = described.get("onednn_library")
+    if path:
+        try:
+            described = {**described, "onednn_library": f"{os.path.basename(path)} {os.path.getsize(path)} bytes"}
+        except OSError:
+            described = {**described, "onednn_library": os.path.basename(path)}
+    return described
+
+
 def host_label() -> str:
     """The host CPU in a folder name: its family (xeon, epyc, or the vendor), its widest
     vector ISA and its cores, e.g. xeon-avx512-2core. Two VMs that both report 2 cores
@@ -120,7 +132,7 @@ class CPUBackend(Backend):
             "threads": str(self.threads()),
             "numpy": np.__version__,
             "numba": numba.__version__,
-            **onednn.describe(),
+            **_portable(onednn.describe()),
         }
 
     def owns(self, array: Any) -> bool:

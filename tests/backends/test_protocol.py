@@ -52,3 +52,10 @@ def test_host_label_tells_cpus_with_the_same_core_count_apart(monkeypatch, brand
     monkeypatch.setattr(cpu.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(cpu.platform, "machine", lambda: "aarch64")
     assert cpu.host_label() == expected
+
+
+def test_the_cpu_fingerprint_names_no_path():
+    """Tuned choices travel between checkouts (reports/<machine>/tuning.json): nothing in
+    the fingerprint may depend on where a virtualenv lives."""
+    fingerprint = backends.get("cpu").fingerprint()
+    assert not any("/" in value for value in fingerprint.values()), fingerprint
