@@ -321,8 +321,9 @@ class Prepared:
         run = self.runner(impl)
         warmup = 2
         if budget is not None:
-            first = self.backend.elapsed(run)  # cold, but only to size the repeats
-            repeat, warmup = max(3, min(repeat, int(budget / max(first, 1e-9)))), 1
+            first = self.backend.elapsed(run)  # cold, only to size the repeats: a warm-up too
+            repeat = max(3, min(repeat, int(budget / max(first, 1e-9))))
+            warmup = 1 if first < budget else 0  # a call of seconds needs no second warm-up
         return statistics.median(self.backend.time(run, warmup=warmup, repeat=repeat))
 
     def speedup(self, repeat: int = 7) -> float:
