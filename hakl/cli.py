@@ -5,6 +5,7 @@ import json
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -254,7 +255,7 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
             for benchmark, dtype, case in cases:
                 prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
                 if tune_minutes:  # its keys without a choice, tuned in this pass (make bench)
-                    label = f"{benchmark.op} {case.label} {dtype}"
+                    label = suite.case_label(benchmark, case, dtype)
                     keys = suite.case_items(prepared, label, seen_keys)
                     for item in keys:
                         bar.update(task, description=f"{dev} tuning {label}")
@@ -276,7 +277,7 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
             target = json_out if len(devices) == 1 else json_out.with_name(f"{json_out.stem}-{dev}.json")
             benchmod.record(rows, dev, copy_bps, target, extra)
     if tuning:
-        counts = {status: sum(i.status == status for i in tuning) for status in dict.fromkeys(i.status for i in tuning)}
+        counts = Counter(item.status for item in tuning)
         console.print(f"tuning keys ({tune_minutes:g} min): " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 

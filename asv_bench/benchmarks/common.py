@@ -254,8 +254,7 @@ def build_suite(family: Benchmark, caller: dict) -> tuple[type, type | None]:
     version = hashlib.sha256(source.encode()).hexdigest()[:16]
     runs = family.runs(GPU, quick=QUICK)  # in declaration order, as asv lists them
     labels = [c.label for c in family.cases if any(c is case for _, case in runs)]
-    dtypes = [d for d in family.dtypes + family.host_dtypes if d in {dtype for dtype, _ in runs}]
-    dtypes = list(dict.fromkeys(dtypes))
+    dtypes = list(dict.fromkeys(d for d in (*family.dtypes, *family.host_dtypes) if d in {dt for dt, _ in runs}))
     impls = list(IMPLS) + [p for p in family.peers if PEER_DEVICES.get(p, "cpu") in DEVICES]
 
     def setup(self, cache, device, dtype, shape, impl=None):

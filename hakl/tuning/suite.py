@@ -32,6 +32,10 @@ class Item:
     choice: str = ""
 
 
+def case_label(benchmark: bench.Benchmark, case: bench.Case, dtype: str) -> str:
+    return f"{benchmark.op} {case.label} {dtype}"
+
+
 def case_items(prepared: bench.Prepared, label: str, seen: set | None = None) -> list[Item]:
     """The tuning keys one prepared case launched (those not in `seen`, which grows)."""
     seen = set() if seen is None else seen
@@ -54,7 +58,7 @@ def items(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False,
     for device in devices:
         elements = bench.element_budget(device, quick)
         for benchmark, dtype, case in bench.cases(device, ops, quick):
-            label = f"{benchmark.op} {case.label} {dtype}"
+            label = case_label(benchmark, case, dtype)
             if time.monotonic() > until:
                 yield Item(device, label, None, None, "not reached")
                 continue
