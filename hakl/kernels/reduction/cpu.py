@@ -130,7 +130,9 @@ def _combine_blocks(typingctx, op, xs, blocks, acc):
 
 @njit(**_OPTS)
 def _rows(x, vals, op, n, m, ident, lanes, lo, hi):
-    """Tasks [lo, hi): chunk t % m of row t // m of x (rows * n, flat) -> vals[t]."""
+    """Tasks [lo, hi): chunk t % m of row t // m of x (rows * n, flat) -> vals[t].
+    `lanes` is LANES, the width `_combine_blocks` loads and stores; as an argument it keeps
+    the remainder and fold loops rolled (a constant trip count unrolled them)."""
     acc = np.empty(lanes, vals.dtype)
     for t in range(lo, hi):
         r = t // m
