@@ -223,6 +223,17 @@ def _preload_peers() -> None:
 _preload_peers()
 
 
+def _load_numba_registries() -> None:
+    """Load numba's lowering registries now, as its first compile or cache load would:
+    0.4 s that every forked benchmark process paid again (195 of them in make bench's
+    quick run on the 2-core Xeon). It starts no threads, so forking afterwards is safe."""
+    from numba.core.registry import cpu_target
+    cpu_target.target_context.refresh()
+
+
+_load_numba_registries()
+
+
 # ---- the asv classes ----------------------------------------------------------
 
 class _Base:

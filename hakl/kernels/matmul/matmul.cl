@@ -3,8 +3,11 @@
 // Defines: KIND = dtype (0 float16, 1 float32, 2 float64); the tiled kernel's tile:
 // TSM x TSN outputs per work-group, TSK of K per step through local memory, WPTM x WPTN
 // outputs per work-item in registers (the work-group is (TSN / WPTN, TSM / WPTM)).
+// The vector kernels' shape: VW-wide vectors, WM x WN outputs per work-item (no local
+// memory, no barriers: for CPU devices, where a work-item's vector code is the SIMD code).
 // float16 is storage only (vload_half / vstore_half_rte: no cl_khr_fp16 needed) and
-// accumulates in float; float32 in float, float64 in double. Every sum runs k upwards.
+// accumulates in float; float32 in float, float64 in double. Every sum runs k upwards,
+// but inner's: VW interleaved partial sums along k, added at the end.
 //
 // Operands are read through strides, so one program serves every transpose:
 // A(m, k) = a[ao + m * sam + k * sak], B(k, n) = b[bo + k * sbk + n * sbn]; C is
@@ -16,21 +19,28 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
 #if KIND == 0
 typedef half S;
-typedef float C;
+#define CN float
 #define LOAD(p, i) vload_half((i), (p))
 #define STORE(p, i, v) vstore_half_rte((v), (i), (p))
+#define VLOAD(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#define VSTORE(p, i, v) CAT(CAT(vstore_half, VW), _rte)((v), 0, (p) + (i))
 #elif KIND == 1
 typedef float S;
-typedef float C;
+#define CN float
 #else
 typedef double S;
-typedef double C;
+#define CN double
 #endif
+typedef CN C;
 #ifndef LOAD
 #define LOAD(p, i) ((p)[i])
 #define STORE(p, i, v) ((p)[i] = (v))
+#define VLOAD(p, i) CAT(vload, VW)(0, (p) + (i))
+#define VSTORE(p, i, v) CAT(vstore, VW)((v), 0, (p) + (i))
 #endif
 
 // The arguments of hakl.kernels.matmul.geometry (`batches` is the range's third extent).
@@ -118,5 +128,105 @@ kernel void tiled(OPERANDS)
                 STORE(c, (z * M + m) * N + n, acc[wm][wn]);
         }
     }
+}
+#endif
+
+#ifdef VW
+typedef CAT(CN, VW) CV;
+
+// C(m0 .. m0+WM, n0 .. n0+VW) as WM vectors along n: per k, one vector of B's row k
+// times each of A's WM elements there. For B not transposed, whose rows are contiguous
+// (sbn = 1). Rows past M read row M - 1 (valid memory; their sums are not stored); the
+// last N % VW columns go one at a time.
+kernel void outer(OPERANDS)
+{
+    const long n0 = get_global_id(0) * VW, m0 = get_global_id(1) * WM, z = get_global_id(2);
+    if (n0 >= N || m0 >= M)
+        return;
+    BATCH(z);
+    long row[WM];
+    for (int wm = 0; wm < WM; wm++)
+        row[wm] = ao + min(m0 + wm, M - 1) * sam;
+    if (n0 + VW <= N) {
+        CV acc[WM];
+        for (int wm = 0; wm < WM; wm++)
+            acc[wm] = (CV)0;
+        for (long k = 0; k < K; k++) {
+            const CV bv = VLOAD(b, bo + k * sbk + n0);
+            for (int wm = 0; wm < WM; wm++)
+                acc[wm] += (CV)((C)LOAD(a, row[wm] + k * sak)) * bv;
+        }
+        for (int wm = 0; wm < WM; wm++)
+            if (m0 + wm < M)
+                VSTORE(c, (z * M + m0 + wm) * N + n0, acc[wm]);
+        return;
+    }
+    for (long n = n0; n < N; n++) {
+        C acc[WM];
+        for (int wm = 0; wm < WM; wm++)
+            acc[wm] = 0;
+        for (long k = 0; k < K; k++) {
+            const C bk = (C)LOAD(b, bo + k * sbk + n);
+            for (int wm = 0; wm < WM; wm++)
+                acc[wm] += (C)LOAD(a, row[wm] + k * sak) * bk;
+        }
+        for (int wm = 0; wm < WM; wm++)
+            if (m0 + wm < M)
+                STORE(c, (z * M + m0 + wm) * N + n, acc[wm]);
+    }
+}
+
+C lanes_sum(CV v)
+{
+#if VW == 16
+    const CAT(CN, 8) v8 = v.lo + v.hi;
+#elif VW == 8
+    const CAT(CN, 8) v8 = v;
+#endif
+#if VW >= 8
+    const CAT(CN, 4) v4 = v8.lo + v8.hi;
+#else
+    const CAT(CN, 4) v4 = v;
+#endif
+    return (v4.x + v4.z) + (v4.y + v4.w);
+}
+
+// WM x WN dot products along k in VW-wide vectors: for B transposed and A not, both
+// contiguous along k (sak = sbk = 1); the last K % VW terms are added one at a time.
+// Rows past M and columns past N read the last one (not stored).
+kernel void inner(OPERANDS)
+{
+    const long n0 = get_global_id(0) * WN, m0 = get_global_id(1) * WM, z = get_global_id(2);
+    if (n0 >= N || m0 >= M)
+        return;
+    BATCH(z);
+    long row[WM], col[WN];
+    for (int wm = 0; wm < WM; wm++)
+        row[wm] = ao + min(m0 + wm, M - 1) * sam;
+    for (int wn = 0; wn < WN; wn++)
+        col[wn] = bo + min(n0 + wn, N - 1) * sbn;
+    CV acc[WM][WN];
+    for (int wm = 0; wm < WM; wm++)
+        for (int wn = 0; wn < WN; wn++)
+            acc[wm][wn] = (CV)0;
+    long k = 0;
+    for (; k + VW <= K; k += VW) {
+        CV av[WM], bv[WN];
+        for (int wm = 0; wm < WM; wm++)
+            av[wm] = VLOAD(a, row[wm] + k);
+        for (int wn = 0; wn < WN; wn++)
+            bv[wn] = VLOAD(b, col[wn] + k);
+        for (int wm = 0; wm < WM; wm++)
+            for (int wn = 0; wn < WN; wn++)
+                acc[wm][wn] += av[wm] * bv[wn];
+    }
+    for (int wm = 0; wm < WM; wm++)
+        for (int wn = 0; wn < WN; wn++) {
+            C sum = lanes_sum(acc[wm][wn]);
+            for (long kk = k; kk < K; kk++)
+                sum += (C)LOAD(a, row[wm] + kk) * (C)LOAD(b, col[wn] + kk);
+            if (m0 + wm < M && n0 + wn < N)
+                STORE(c, (z * M + m0 + wm) * N + n0 + wn, sum);
+        }
 }
 #endif

@@ -8,6 +8,12 @@ transposes, sizes and batch strides are run-time arguments).
   64 x 64 tiles of 4 x 4 per work-item on a GPU (16 x 16 work-items), the m tile cut to
   16 or 32 for skinny M (an RNN step's batch); 32 x 32 of 4 x 4 on a CPU device, where
   PoCL runs a work-group's 64 work-items as vectorised loops over one core.
+- vector: for CPU devices, a work-item's own vector code and no local memory: `outer`
+  (B not transposed: WM rows x a VW-wide vector of n, one row of B per k) or `inner` (B
+  transposed, A not: WM x WN dot products in VW-wide vectors along k); A and B both
+  transposed have neither and take tiled. Tunables vw, wm, wn (outer: wn 1). On the 2-core
+  Xeon's PoCL, float32 1024^3: tiled (its default) 4.1 GFLOP/s, vector (16 x 8 x 2) 50;
+  an LSTM step's (64, 256) @ (1024, 256)^T: 2.4 and 27.
 
 float16 is storage (vload_half / vstore_half) and computes in float, so every device
 takes it; float64 where the device has cl_khr_fp64. Bytes moved at minimum: each operand
@@ -37,7 +43,7 @@ def _source() -> str:
 def _kernel(dtype: str, name: str, tile: dict):
     backend = get_backend("opencl")
     backend.require()
-    return backend.kernel(_source(), name, {"KIND": KIND[dtype], **{k.upper(): tile[k] for k in TILE}})
+    return backend.kernel(_source(), name, {"KIND": KIND[dtype], **{k.upper(): v for k, v in tile.items()}})
 
 
 def _arguments(backend, problem: Problem, a, b):
@@ -75,6 +81,45 @@ def _tiled(problem: Problem, config: dict):
     return launch
 
 
+def _vector(problem: Problem, config: dict):
+    backend = get_backend("opencl")
+    inner = problem.flag("tb")
+    kernel = _kernel(problem.dtype, "inner" if inner else "outer", config)
+    per_n = config["wn"] if inner else config["vw"]  # outputs along n per work-item
+
+    def launch(a, b):
+        out, sizes, m, n, batches = _arguments(backend, problem, a, b)
+        kernel(backend.queue, (-(-n // per_n), -(-m // config["wm"]), batches), None,
+               *backend.at(a), *backend.at(b), out.data, *sizes)
+        return out
+
+    return launch
+
+
+def _vector_supports(problem: Problem) -> bool:
+    return _supports(problem) and not (problem.flag("ta") and problem.flag("tb"))
+
+
+def _vector_valid(problem: Problem, config: dict) -> bool:
+    """outer's n extent is the vector (wn 1); at most 1664 bytes of vectors per work-item
+    (inner: the sums and one vector of each row and column; outer: the sums and B's): PoCL's
+    build crashed (SIGSEGV at run time) on inner's float32 16 x 16 x 1 (2112 bytes) and
+    16 x 8 x 4, and ran 16 x 8 x 2 (1664) on the 2-core Xeon."""
+    vw, wm, wn = config["vw"], config["wm"], config["wn"]
+    vectors = wm * wn + wm + wn if problem.flag("tb") else wm + 1
+    item = 8 if problem.dtype == "float64" else 4
+    return (problem.flag("tb") or wn == 1) and vw * vectors * item <= 1664
+
+
+def _vector_default(problem: Problem) -> dict:
+    return {"vw": 16, "wm": 8, "wn": 2 if problem.flag("tb") else 1}
+
+
+def _on_gpu() -> bool:
+    backend = get_backend("opencl")
+    return backend.available and backend.is_gpu()
+
+
 def _valid(problem: Problem, config: dict) -> bool:
     """Whole work-items per tile, a work-group the device takes, tiles in its local memory."""
     backend = get_backend("opencl")
@@ -106,6 +151,10 @@ def variants() -> list[Variant]:
     return [
         Variant("tiled", "opencl", _tiled, default=_default, valid=_valid, supports=_supports, sources=(SOURCE,),
                 space={"tsm": (16, 32, 64, 128), "tsn": (16, 32, 64, 128), "tsk": (8, 16, 32),
-                       "wptm": (1, 2, 4, 8), "wptn": (1, 2, 4, 8)}),
+                       "wptm": (1, 2, 4, 8), "wptn": (1, 2, 4, 8)}, rank=lambda p: 0 if _on_gpu() else 1),
+        # Uncoalesced on a GPU (a work-item's vector is contiguous, its neighbours' are not).
+        Variant("vector", "opencl", _vector, default=_vector_default, valid=_vector_valid,
+                supports=_vector_supports, sources=(SOURCE,), rank=lambda p: 2 if _on_gpu() else 0,
+                space={"vw": (4, 8, 16), "wm": (2, 4, 8, 16), "wn": (1, 2, 4)}),
         Variant("naive", "opencl", _naive, baseline=True, supports=_supports, sources=(SOURCE,)),
     ]
