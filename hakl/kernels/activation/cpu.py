@@ -71,7 +71,7 @@ def _backward(fn, s, d, alpha, beta, threshold):
     if fn == 6:
         return d if s > zero else d * alpha * vm.exp(s)
     if fn == 7:
-        return d * (half * vm.erfc(-s * _const(s, _S12)) + s * _const(s, _I2P) * vm.exp(-half * s * s))
+        return d * (half * vm.erfc(-s * _const(s, _S12)) + s * _const(s, _I2P) * vm.exp_nonpositive(-half * s * s))
     if fn == 8:
         k, c = _const(s, _K), _const(s, 0.044715)
         u = k * (s + c * s * s * s)
