@@ -264,7 +264,8 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
                     if any(item.status == "tuned" for item in keys):  # replay what it now dispatches
                         prepared = benchmod.Prepared(benchmark, dev, dtype, case.label, copy_bps, elements)
                     bar.update(task, description=f"{dev}")
-                rows.append(benchmod.bench_row(prepared, copy_bps))
+                # --quick (make bench): a quarter second per column and row, not half
+                rows.append(benchmod.bench_row(prepared, copy_bps, budget=0.25 if quick else 0.5))
                 bar.advance(task)
         benchmod.peak_fractions(rows, cases)
         _print_rows(dev, backend, copy_bps, rows)
