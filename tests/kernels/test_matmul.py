@@ -170,3 +170,17 @@ def test_declared_benchmarks_mark_a_peak_per_device():
     assert any(c.peak and not c.gpu_only for c in declared.cases)  # the CPU's: square 2048
     assert any(c.peak and c.gpu_only for c in declared.cases)
     assert declared.case("(64, 512, 2048) transpose_b=True").quick
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True)])
+def test_opencl_vector_default_is_inside_its_space(dtype, ta, tb):
+    """The untuned choice obeys the limit that keeps PoCL's build from crashing, and is one
+    of the configurations the tuner would try (decided without a device)."""
+    from hakl.kernels.matmul import opencl
+    from hakl.op import Problem
+
+    problem = Problem("matmul", "opencl", dtype, (64, 1024, 256), (("batch", ""), ("ta", ta), ("tb", tb)))
+    variant = next(v for v in opencl.variants() if v.name == "vector")
+    assert variant.supports(problem)
+    assert variant.default_config(problem) in variant.configs(problem)

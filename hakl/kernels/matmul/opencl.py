@@ -100,6 +100,10 @@ def _vector_supports(problem: Problem) -> bool:
     return _supports(problem) and not (problem.flag("ta") and problem.flag("tb"))
 
 
+def _compute_bytes(problem: Problem) -> int:
+    return 8 if problem.dtype == "float64" else 4  # float16 computes in float
+
+
 def _vector_valid(problem: Problem, config: dict) -> bool:
     """outer's n extent is the vector (wn 1); at most 1664 bytes of vectors per work-item
     (inner: the sums and one vector of each row and column; outer: the sums and B's): PoCL's
@@ -107,12 +111,12 @@ def _vector_valid(problem: Problem, config: dict) -> bool:
     16 x 8 x 4, and ran 16 x 8 x 2 (1664) on the 2-core Xeon."""
     vw, wm, wn = config["vw"], config["wm"], config["wn"]
     vectors = wm * wn + wm + wn if problem.flag("tb") else wm + 1
-    item = 8 if problem.dtype == "float64" else 4
-    return (problem.flag("tb") or wn == 1) and vw * vectors * item <= 1664
+    return (problem.flag("tb") or wn == 1) and vw * vectors * _compute_bytes(problem) <= 1664
 
 
 def _vector_default(problem: Problem) -> dict:
-    return {"vw": 16, "wm": 8, "wn": 2 if problem.flag("tb") else 1}
+    """64 bytes a vector (AVX-512's), 8 rows, 2 columns of B transposed."""
+    return {"vw": 64 // _compute_bytes(problem), "wm": 8, "wn": 2 if problem.flag("tb") else 1}
 
 
 def _on_gpu() -> bool:
