@@ -197,6 +197,7 @@ def _sigmoid32(x):
 # float32). e^-z^2 from the rounded square e and its exact remainder r = fma(z, z, -e):
 # e^-(e + r) = e^-e (1 - r), where e^-e alone was 1e-5 off at z = 9 (e rounds by half an ulp
 # of 81). One exp and one division: the Numerical Recipes form this replaces took two exps.
+# (A reciprocal estimate for the division, through fast-math flags, measured 5-10% slower.)
 _ERFC_P = tuple(F(c) for c in (1.0000000056269855, 1.2375983734604654, 0.7307538002920798, 0.2288135340992718,
                                0.03271146717206816))
 _ERFC_Q = tuple(F(c) for c in (1.0, 2.365978109068919, 2.4004650137225205, 1.3237812453888713, 0.4055882386801139,
@@ -217,14 +218,6 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@njit(forceinline=True, fastmath={"arcp", "nnan", "ninf", "nsz"}, error_model="numpy", cache=True)
-def _finite_quotient(a, b):
-    """a / b for finite a and b, b not 0, within 2 ulp: these flags let LLVM use a reciprocal
-    estimate and a Newton step (vrcp14ps), where a division (vdivps) held an erfc loop to
-    a third of its speed. An infinite or NaN operand gives an undefined result."""
-    return a / b
-
-
 @njit(**_OPTS)
 def _erfc32(x):
     z = x if x >= F(0) else -x
@@ -234,7 +227,7 @@ def _erfc32(x):
     den = ((((q[5] * z + q[4]) * z + q[3]) * z + q[2]) * z + q[1]) * z + q[0]
     e = z * z
     r = fma(z, z, -e)
-    v = _exp_nonpositive32(-e) * (F(1) - r) * _finite_quotient(num, den)  # NaN: selected away below
+    v = _exp_nonpositive32(-e) * (F(1) - r) * (num / den)
     v = v if x >= F(0) else F(2) - v
     return v if x == x else x
 
