@@ -226,7 +226,9 @@ _preload_peers()
 def _load_numba_registries() -> None:
     """Load numba's lowering registries now, as its first compile or cache load would:
     0.4 s that every forked benchmark process paid again (195 of them in make bench's
-    quick run on the 2-core Xeon). It starts no threads, so forking afterwards is safe."""
+    quick run on the 2-core Xeon). It imports scipy's BLAS bindings, whose OpenBLAS starts a
+    thread pool; OpenBLAS shuts it down at a fork (its atfork handler), and the benchmark
+    children start with one thread."""
     from numba.core.registry import cpu_target
     cpu_target.target_context.refresh()
 

@@ -7,8 +7,9 @@ on the 2-core Xeon, vmsExp of 4M float32 on one thread took 1.2-1.4 ms (torch's 
 calls MKL too, the same; vecmath's exp 2.0). Calls are made in the LA (within 4 ulp) mode,
 errors ignored, the thread's floating-point mode kept; each of hakl's threads calls VML on
 its own part with MKL's threading off for that thread (set_num_threads_local), so that MKL
-starts no OpenMP team of its own beside hakl's pool. A kernel that calls VML must run only
-once available() has loaded the library (its symbols resolve then).
+starts no OpenMP team of its own beside hakl's pool. The library is loaded when this module
+is imported (2 ms): a kernel calling VML before it was loaded would jump to an unresolved
+symbol (SIGSEGV), whether compiled or read from numba's cache.
 
     >>> from hakl.backends import mkl
     >>> mkl.available()   # False, with mkl.unavailable_reason(), where the wheel is absent
@@ -86,3 +87,6 @@ def address(typingctx, array, index):
         return builder.bitcast(builder.gep(data, [i]), cgutils.voidptr_t)
 
     return types.voidptr(array, index), codegen
+
+
+_load()

@@ -3,8 +3,7 @@ every function and its gradient (the function a run-time code), on cast's thread
 small calls run on the calling thread. float32 (and float16, as uint16 bits computed in
 float32) takes vecmath's vectorisable exp / log / tanh / sigmoid / erfc. The mkl variant
 computes exp, tanh and log with MKL's VML (hakl.backends.mkl), float32 and float64.
-Bytes: 2 (forward) or
-3 (gradient) x n x itemsize."""
+Bytes: 2 (forward) or 3 (gradient) x n x itemsize."""
 from __future__ import annotations
 
 import math
@@ -172,7 +171,7 @@ def _run_forward_vml(x, out, fn, alpha, beta, threshold, lo, hi):
             vmsExp(m, src, dst, mode) if single else vmdExp(m, src, dst, mode)
         elif fn == _TANH:
             vmsTanh(m, src, dst, mode) if single else vmdTanh(m, src, dst, mode)
-        else:
+        else:  # log: _vml_supports admits these three alone
             vmsLn(m, src, dst, mode) if single else vmdLn(m, src, dst, mode)
     set_num_threads_local(previous)
 

@@ -34,7 +34,8 @@ operand's shape; an unbatched b with a batched a (Linear's weight) gets its grad
 from one (K, B*M) @ (B*M, N) product, no reduction pass.
 
 Tolerances: the error of a K-term sum grows like sqrt(K) for rounding that does not
-correlate (the kernels sum in order, blocked or not), so `atol_growth` is sqrt(K);
+correlate (the kernels sum in order, blocked or not, or in OpenCL's `inner` as a few
+interleaved partial sums), so `atol_growth` is sqrt(K);
 atol is relative to the larger of the output's largest |reference| and each element's
 terms, |op(a)| @ |op(b)| (a short product that cancels, five terms of 1-2 summing to
 0.013, is off by ulps of its terms: a test failed on that).

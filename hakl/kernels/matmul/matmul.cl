@@ -3,8 +3,9 @@
 // Defines: KIND = dtype (0 float16, 1 float32, 2 float64); the tiled kernel's tile:
 // TSM x TSN outputs per work-group, TSK of K per step through local memory, WPTM x WPTN
 // outputs per work-item in registers (the work-group is (TSN / WPTN, TSM / WPTM)).
-// The vector kernels' shape: VW-wide vectors, WM x WN outputs per work-item (no local
-// memory, no barriers: for CPU devices, where a work-item's vector code is the SIMD code).
+// The vector kernels' shape: VW-wide vectors; per work-item WM x VW outputs (outer) or
+// WM x WN (inner); no local memory, no barriers: for CPU devices, where a work-item's
+// vector code is the SIMD code.
 // float16 is storage only (vload_half / vstore_half_rte: no cl_khr_fp16 needed) and
 // accumulates in float; float32 in float, float64 in double. Every sum runs k upwards,
 // but inner's: VW interleaved partial sums along k, added at the end.
