@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+import sys
+import sysconfig
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+
+
+def wheel_library_dirs() -> list[Path]:
+    """Where a wheel's shared libraries land (its data files' lib/): this interpreter's
+    prefix, its data dir and the base prefix, in that order, each once."""
+    return list(dict.fromkeys(Path(p) / "lib" for p in (sys.prefix, sysconfig.get_paths()["data"], sys.base_prefix)))
 
 
 class BackendUnavailable(RuntimeError):

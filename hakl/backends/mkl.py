@@ -20,13 +20,14 @@ import functools
 import glob
 import os
 import sys
-import sysconfig
 from pathlib import Path
 
 from llvmlite import binding as llvm
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .base import wheel_library_dirs
 
 # VML_LA | VML_ERRMODE_IGNORE; VML_FTZDAZ_CURRENT (0): no MXCSR change on entry and exit.
 MODE = 0x1 | 0x100
@@ -37,8 +38,7 @@ def library_candidates() -> list[Path]:
     explicit = os.environ.get("HAKL_MKL_LIBRARY")
     if explicit:
         return [Path(explicit)]
-    dirs = dict.fromkeys(Path(p) / "lib" for p in (sys.prefix, sysconfig.get_paths()["data"], sys.base_prefix))
-    return [Path(p) for d in dirs for p in sorted(glob.glob(str(d / "libmkl_rt.so*")))]
+    return [Path(p) for d in wheel_library_dirs() for p in sorted(glob.glob(str(d / "libmkl_rt.so*")))]
 
 
 @functools.lru_cache(maxsize=None)

@@ -28,13 +28,14 @@ import ctypes
 import ctypes.util
 import os
 import sys
-import sysconfig
 import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
+
+from .base import wheel_library_dirs
 
 # ---- constants --------------------------------------------------------------
 # Values read from the 3.2 headers (.venv/include/oneapi/dnnl/); the implicit
@@ -167,8 +168,7 @@ def library_candidates() -> list[Path | str]:
     explicit = os.environ.get("HAKL_ONEDNN_LIBRARY")
     if explicit:
         return [Path(explicit)]
-    dirs = dict.fromkeys(Path(p) / "lib" for p in (sys.prefix, sysconfig.get_paths()["data"], sys.base_prefix))
-    found: list[Path | str] = [d / LIBRARY_NAME for d in dirs if (d / LIBRARY_NAME).exists()]
+    found: list[Path | str] = [d / LIBRARY_NAME for d in wheel_library_dirs() if (d / LIBRARY_NAME).exists()]
     system = ctypes.util.find_library("dnnl")
     if system:
         found.append(system)

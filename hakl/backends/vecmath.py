@@ -39,6 +39,12 @@ def _float_llvm(t):
     return {types.float32: (ir.FloatType(), "f32"), types.float64: (ir.DoubleType(), "f64")}.get(t, (None, None))
 
 
+def _call_llvm(builder, name: str, lt, args):
+    """A call of LLVM's intrinsic `name` on arguments and result of the float type lt."""
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt] * len(args)), name)
+    return builder.call(fn, args)
+
+
 @intrinsic
 def maximum(typingctx, a, b):
     """llvm.maximum: NaN-propagating max that, unlike a compare-and-select, LLVM
@@ -48,8 +54,7 @@ def maximum(typingctx, a, b):
         return None
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt]), f"llvm.maximum.{suffix}")
-        return builder.call(fn, args)
+        return _call_llvm(builder, f"llvm.maximum.{suffix}", lt, args)
 
     return a(a, b), codegen
 
@@ -212,8 +217,7 @@ def fma(typingctx, a, b, c):
         return None
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt, lt]), f"llvm.fma.{suffix}")
-        return builder.call(fn, args)
+        return _call_llvm(builder, f"llvm.fma.{suffix}", lt, args)
 
     return a(a, b, c), codegen
 
