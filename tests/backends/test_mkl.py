@@ -40,3 +40,21 @@ def test_vml_blocks_cover_every_element(dtype):
     np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=1e-6 if dtype == "float32" else 1e-13)
     assert variant.supports(problem) and not variant.supports(Problem("activation", "cpu", "float16", (n,),
                                                                         (("fn", "exp"),)))
+
+
+def test_a_missing_library_leaves_the_family_working(tmp_path):
+    """With no libmkl_rt to load, mkl says why, and hakl.exp is served by another variant
+    (a process of its own: the library is loaded, or not, once per process at import)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, hakl\nfrom hakl.backends import mkl\n"
+            "x = np.linspace(-3, 3, 70001, dtype=np.float32)\n"
+            "assert not mkl.available(), mkl.unavailable_reason()\n"
+            "print(mkl.unavailable_reason())\n"
+            "np.testing.assert_allclose(hakl.exp(x), np.exp(x.astype(np.float64)), rtol=1e-6)\n")
+    env = {**os.environ, "HAKL_MKL_LIBRARY": str(tmp_path / "libmkl_rt.so.2"), "HAKL_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "libmkl_rt.so.2" in done.stdout
