@@ -56,7 +56,10 @@ def test_ten_adamw_steps_follow_paddles_formulas(variant, dtype, rng):
     rtol = 1e-5 if dtype == "float32" else 1e-12
     for name in ("params", "moments1", "moments2"):
         for got, ref in zip(state[name], want[name]):
-            np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * 0.1, err_msg=f"{variant} {name}")
+            # Ten rounded updates leave a few ulps of the array's largest value on an element
+            # that has come near 0 (fresh inputs: 1.1e-6 at 0.0064 beside values of 2.1 failed once).
+            atol = max(rtol * 0.1, 10 * np.finfo(dtype).eps * np.abs(ref).max(initial=0.0))
+            np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg=f"{variant} {name}")
     # decay really is per parameter: parameter 3 (not decayed) differs from a decayed run's
     assert not np.allclose(_reference_steps(shapes, grads, start, 10, dict(kw, decay=None))["params"][3],
                            want["params"][3], rtol=1e-9, atol=0)
