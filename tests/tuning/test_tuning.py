@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 import hakl
+from hakl import backends
 from hakl.op import Op, Problem, Variant
 from hakl.tuning import dispatch, tuner, verify
 from hakl.tuning.db import Choice, Key, TuningDB
 from hakl.tuning.keys import key_for
+
+from ..conftest import backend_params
 
 
 def _double(problem, config):
@@ -420,3 +423,24 @@ def test_a_variant_ranked_after_the_baseline_serves_only_tuned():
                                                           hakl.__version__, 1e-6))
     dispatch.clear_memo()
     assert dispatch.select(op, small).variant.name == "behind"  # tuned, it serves
+
+
+@pytest.mark.parametrize("name", backend_params())
+def test_rotating_inputs_are_separate_buffers_with_the_same_contents(name):
+    from hakl.tuning import timing
+
+    backend = backends.get(name)
+    rng = np.random.default_rng(7)
+    host = [rng.standard_normal((64, 33)).astype(np.float32), np.asfortranarray(rng.standard_normal((5, 3))),
+            np.array(2.5), np.zeros((0, 4), np.int64), rng.integers(0, 2, 17).astype(np.bool_)]
+    sets = timing.rotating_inputs(backend, host, max_copies=3)
+    assert len(sets) == 3  # 3x the cache is far more than these bytes
+    for arrays in sets:
+        for h, d in zip(host, arrays):
+            assert backend.to_numpy(d).shape == h.shape and backend.to_numpy(d).dtype == h.dtype
+            np.testing.assert_array_equal(backend.to_numpy(d), h)
+    if name == "cpu":
+        assert all(s[1].flags.f_contiguous for s in sets)  # a Fortran-ordered input stays one
+        assert len({s[0].ctypes.data for s in sets}) == 3
+    backend.copy_into(sets[1][0], backend.asarray(np.zeros((64, 33), np.float32)))  # one copy written...
+    np.testing.assert_array_equal(backend.to_numpy(sets[2][0]), host[0])  # ...leaves the others alone
