@@ -221,7 +221,9 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
           records: Optional[Path] = typer.Option(None, help="records folder (default: <cache>/bench)"),
           small_calls: bool = typer.Option(True, help="per-call cost on 4x8 inputs, idle and busy, beside torch"),
           tune_minutes: float = typer.Option(0.0, help="first tune each case's keys that hold no choice, until "
-                                             "this many minutes have passed (make bench: one pass, not two)")
+                                             "this many minutes have passed (make bench: one pass, not two)"),
+          prepare_processes: int = typer.Option(1, help="first compile and verify the cpu cases in this many "
+                                                "processes (a cold numba cache; make bench: every core)")
           ) -> None:
     """Time the dispatched variant, the baseline and the peers; report GB/s and % of copy bandwidth."""
     from . import bench as benchmod
@@ -233,6 +235,13 @@ def bench(op: Optional[list[str]] = typer.Option(None, help="ops to run (default
     seen_keys: set = set()
 
     devices = device or backends.available()
+    if prepare_processes > 1 and "cpu" in devices:
+        with console.status(f"cpu: compiling and verifying the cases in {prepare_processes} processes"):
+            start = time.monotonic()
+            benchmod.prepare_in_processes("cpu", op or (), quick, benchmod.element_budget("cpu", quick),
+                                          prepare_processes, small=small_calls)
+        console.print(f"cpu: cases compiled and verified in {prepare_processes} processes, "
+                      f"{time.monotonic() - start:.0f} s")
     console.print("dispatch overhead on a cache hit (softmax 4x8, best of 5 x 1000 calls minus its launcher): "
                   + ", ".join(f"{dev} {benchmod.dispatch_overhead_us(dev):.1f} µs" for dev in devices
                               if backends.get(dev).available))

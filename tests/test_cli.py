@@ -106,3 +106,29 @@ def test_tune_suite_tunes_the_declared_cases_and_says_so(monkeypatch):
     assert "already tuned" in again.output
     wrong = runner.invoke(app, ["tune", "softmax", "--suite"])
     assert wrong.exit_code != 0 and "--suite" in wrong.output
+
+
+
+def test_bench_prepares_the_cpu_cases_in_other_processes_first(tmp_path, monkeypatch):
+    """Two spawned processes compile and verify cast's cases; the verdicts they store are
+    what this process then serves on (HAKL_CACHE_DIR is inherited): it verifies nothing."""
+    from hakl import bench
+    from hakl.tuning import verify
+
+    from hakl.tuning.db import TuningDB, cache_dir
+
+    bench.prepare_in_processes("cpu", ["cast"], True, 1 << 12, 2)
+    assert {row["op"] for row in TuningDB(cache_dir() / "tuning.sqlite").verdicts()} == {"cast"}
+
+    def no_second_check(*args):
+        raise AssertionError("verified again in the measuring process")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(verify, "check", no_second_check)
+        for benchmark, dtype, case in bench.cases("cpu", ["cast"], True):
+            bench.Prepared(benchmark, "cpu", dtype, case.label, None, 1 << 12).launches
+    monkeypatch.setenv("HAKL_BENCH_ELEMENTS", str(1 << 12))  # read in the spawned processes too
+    args = ["bench", "--quick", "--device", "cpu", "--op", "cast", "--no-small-calls", "--records", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--prepare-processes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "cases compiled and verified in 2 processes" in result.output
