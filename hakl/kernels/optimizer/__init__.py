@@ -73,6 +73,16 @@ def per_tensor(problem: Problem, params: dict, n: int) -> np.ndarray:
     return out
 
 
+def coefficients(params: dict, ct) -> tuple:
+    """(beta1, 1 - beta1, beta2, 1 - beta2, mu) in the compute type `ct`, every kernel's
+    moment coefficients. The complements are taken in float64: float32's 1 - 0.999 (0.999
+    rounded first) is 1.3e-5 off, which the second moment and the step carry (Paddle's
+    float32 kernel computes it so); a parameter whose second moment was tiny (1e-7) moved
+    5e-6 off its float64 reference, beyond float32's tolerance."""
+    b1, b2 = params.get("beta1", 0.0), params.get("beta2", 0.0)
+    return ct(b1), ct(1.0 - b1), ct(b2), ct(1.0 - b2), ct(params.get("mu", 0.0))
+
+
 def tables(problem: Problem, arrays: tuple, params: dict, address, chunk: int):
     """The multi-tensor kernels' tables for one call: (n, 6) int64 addresses (param, grad,
     state1, state2, master; 0 where a rule has none) and size of each tensor; (c, 3) int64

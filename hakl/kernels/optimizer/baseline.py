@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ...op import Problem
-from . import per_tensor, rule, split, state_dtype, updated
+from . import coefficients, per_tensor, rule, split, state_dtype, updated
 
 
 def build(sqrt: Callable, write: Callable) -> Callable:
@@ -21,13 +21,11 @@ def build(sqrt: Callable, write: Callable) -> Callable:
             lists = split(problem, arrays)
             n = len(lists["params"])
             scal = per_tensor(problem, params, n)
-            b1, b2, mu = ct(params.get("beta1", 0)), ct(params.get("beta2", 0)), ct(params.get("mu", 0))
-            one = ct(1)
             with np.errstate(invalid="ignore", divide="ignore"):  # NaN/inf grads propagate (NumPy)
-                _each(lists, n, scal, b1, b2, mu, one)
+                _each(lists, n, scal, *coefficients(params, ct))
             return updated(problem, arrays)
 
-        def _each(lists, n, scal, b1, b2, mu, one):
+        def _each(lists, n, scal, b1, c1, b2, c2, mu):
             for i in range(n):
                 p = lists["params"][i]
                 if p.size == 0:
@@ -37,8 +35,8 @@ def build(sqrt: Callable, write: Callable) -> Callable:
                 g = lists["grads"][i].astype(ct)
                 lr, decay, eps = ct(scal[i, 0]), ct(scal[i, 1]), ct(scal[i, 2])
                 if code == 0:
-                    m1 = lists["moments1"][i].astype(ct) * b1 + g * (one - b1)
-                    m2 = lists["moments2"][i].astype(ct) * b2 + g * g * (one - b2)
+                    m1 = lists["moments1"][i].astype(ct) * b1 + g * c1
+                    m2 = lists["moments2"][i].astype(ct) * b2 + g * g * c2
                     w = w * decay - lr * (m1 / (sqrt(m2) + eps))
                     write(lists["moments1"][i], m1)
                     write(lists["moments2"][i], m2)

@@ -22,7 +22,7 @@ from numba.core.extending import intrinsic, overload
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..elementwise.cpu import _load, _store  # float16 bits <-> the float32 compute type
-from . import baseline, one_by_one, rule, state_dtype, tables, updated
+from . import baseline, coefficients, one_by_one, rule, state_dtype, tables, updated
 
 CHUNK = 1 << 15  # elements per work item: equal-sized pieces balance the threads
 _JIT = dict(cache=True, error_model="numpy")
@@ -53,10 +53,10 @@ def _compute_impl(like, v):
 
 
 @njit(nogil=True, **_JIT)
-def _update(code, master, table, chunks, scal, beta1, beta2, mu, lp, ls, lo, hi):
+def _update(code, master, table, chunks, scal, beta1, comp1, beta2, comp2, mu, lp, ls, lo, hi):
     """Chunks lo..hi: table[t] = (param, grad, state1, state2, master addresses, size)."""
-    b1, b2, m = _compute(ls, beta1), _compute(ls, beta2), _compute(ls, mu)
-    one = _compute(ls, 1.0)
+    b1, c1, b2, c2 = _compute(ls, beta1), _compute(ls, comp1), _compute(ls, beta2), _compute(ls, comp2)
+    m = _compute(ls, mu)
     for c in range(lo, hi):
         t, first, last = chunks[c, 0], chunks[c, 1], chunks[c, 2]
         size = table[t, 5]
@@ -70,8 +70,8 @@ def _update(code, master, table, chunks, scal, beta1, beta2, mu, lp, ls, lo, hi)
         if code == 0:
             for i in range(first, last):
                 gi = _compute(ls, _load(g, i))
-                v1 = b1 * _compute(ls, _load(s1, i)) + (one - b1) * gi
-                v2 = b2 * _compute(ls, _load(s2, i)) + (one - b2) * gi * gi
+                v1 = b1 * _compute(ls, _load(s1, i)) + c1 * gi
+                v2 = b2 * _compute(ls, _load(s2, i)) + c2 * gi * gi
                 _store(s1, i, v1)
                 _store(s2, i, v2)
                 if master:
@@ -109,7 +109,7 @@ def _build(per_parameter: bool):
             # chunks to two threads (a pool hand-off for microseconds of work).
             parts_grain = len(chunks) if int(table[:, 5].sum()) < 2 * config["grain"] else grain
             parallel_for(_update, len(chunks), parts_grain, code, master, table, chunks, scal,
-                         params.get("beta1", 0.0), params.get("beta2", 0.0), params.get("mu", 0.0), lp, ls)
+                         *coefficients(params, float), lp, ls)
 
         def launch(*arrays, **params):
             if per_parameter:

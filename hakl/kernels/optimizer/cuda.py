@@ -11,7 +11,7 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from . import baseline, one_by_one, per_tensor, rule, split, state_dtype, tables, updated
+from . import baseline, coefficients, one_by_one, per_tensor, rule, split, state_dtype, tables, updated
 
 SOURCE = Path(__file__).with_name("optimizer.cu")
 KIND = {"float16": 0, "float32": 1, "float64": 2}
@@ -38,13 +38,13 @@ def _build(multi: bool):
         code, master, block = np.int32(rule(problem)), np.int32(bool(problem.flag("master"))), config["block"]
 
         def launch(*arrays, **params):
-            b1, b2, mu = (ct(params.get(k, 0.0)) for k in ("beta1", "beta2", "mu"))
+            moments = coefficients(params, ct)
             if multi:
                 table, chunks, scal = tables(problem, arrays, params, lambda a: a.data.ptr, CHUNK)
                 if len(chunks):
                     multi_kernel((backend.one_wave(len(chunks), block),), (block,),
                                  (cp.asarray(table), cp.asarray(chunks), cp.asarray(scal), np.int64(len(chunks)),
-                                  code, master, b1, b2, mu))
+                                  code, master, *moments))
                 return updated(problem, arrays)
             for one, its in one_by_one(problem, arrays, params):
                 lists = split(problem, one)
@@ -58,7 +58,7 @@ def _build(multi: bool):
                 lr, decay, eps = (ct(v) for v in per_tensor(problem, its, 1)[0])
                 one_kernel((backend.blocks(p.size, block),), (block,),
                            (p, lists["grads"][0], s1, s2, w, np.int64(p.size), code, master, lr, decay, eps,
-                            b1, b2, mu))
+                            *moments))
             return updated(problem, arrays)
 
         return launch

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...backends import get as get_backend
 from ...op import Problem, Variant
-from . import baseline, one_by_one, per_tensor, rule, split, state_dtype, updated
+from . import baseline, coefficients, one_by_one, per_tensor, rule, split, state_dtype, updated
 
 SOURCE = Path(__file__).with_name("optimizer.cl")
 KIND = {"float16": 0, "float32": 1, "float64": 2}
@@ -26,7 +26,7 @@ def _fused(problem: Problem, config: dict):
     code, master, wg, items = np.int32(rule(problem)), bool(problem.flag("master")), config["wg"], config["items"]
 
     def launch(*arrays, **params):
-        b1, b2, mu = (ct(params.get(k, 0.0)) for k in ("beta1", "beta2", "mu"))
+        moments = coefficients(params, ct)
         for one, its in one_by_one(problem, arrays, params):
             lists = split(problem, one)
             p = lists["params"][0]
@@ -40,7 +40,7 @@ def _fused(problem: Problem, config: dict):
             lanes = -(-p.size // items)
             kernel(backend.queue, (-(-lanes // wg) * wg,), (wg,), *backend.at(p), *backend.at(lists["grads"][0]),
                    *backend.at(s1), *backend.at(s2), *backend.at(w), np.int64(p.size), code, np.int32(master),
-                   lr, decay, eps, b1, b2, mu, np.int32(items))
+                   lr, decay, eps, *moments, np.int32(items))
         return updated(problem, arrays)
 
     return launch

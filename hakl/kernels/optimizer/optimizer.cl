@@ -43,7 +43,7 @@ typedef float C;
 // does not read are any valid buffer (never touched); offsets are in elements.
 kernel void update(global S* p, long p_off, global const S* g, long g_off, global T* s1, long s1_off,
                    global T* s2, long s2_off, global T* w, long w_off, long n, int code, int master,
-                   C lr, C decay, C eps, C b1, C b2, C mu, int items)
+                   C lr, C decay, C eps, C b1, C c1, C b2, C c2, C mu, int items)
 {
     long gid = get_global_id(0), lanes = get_global_size(0);
     for (int k = 0; k < items; k++) {
@@ -53,8 +53,8 @@ kernel void update(global S* p, long p_off, global const S* g, long g_off, globa
         C x = master ? (C)LOADS(w, w_off + i) : (C)LOADP(p, p_off + i);
         C gi = LOADP(g, g_off + i);
         if (code == 0) {
-            C v1 = b1 * LOADS(s1, s1_off + i) + ((C)1 - b1) * gi;
-            C v2 = b2 * LOADS(s2, s2_off + i) + ((C)1 - b2) * gi * gi;
+            C v1 = b1 * LOADS(s1, s1_off + i) + c1 * gi;
+            C v2 = b2 * LOADS(s2, s2_off + i) + c2 * gi * gi;
             x = x * decay - lr * (v1 / (sqrt(v2) + eps));
             STORES(s1, s1_off + i, v1);
             STORES(s2, s2_off + i, v2);

@@ -53,13 +53,13 @@ __device__ __forceinline__ void sts(T* a, long long i, C v) { a[i] = v; }
 #endif
 
 __device__ __forceinline__ void step(S* p, const S* g, T* s1, T* s2, T* w, long long i, int code, int master,
-                                     C lr, C decay, C eps, C b1, C b2, C mu)
+                                     C lr, C decay, C eps, C b1, C c1, C b2, C c2, C mu)
 {
     C x = master ? lds(w, i) : (C)ldp(p, i);
     C gi = (C)ldp(g, i);
     if (code == 0) {
-        C v1 = b1 * lds(s1, i) + ((C)1 - b1) * gi;
-        C v2 = b2 * lds(s2, i) + ((C)1 - b2) * gi * gi;
+        C v1 = b1 * lds(s1, i) + c1 * gi;
+        C v2 = b2 * lds(s2, i) + c2 * gi * gi;
         x = x * decay - lr * (v1 / (sqrt(v2) + eps));
         sts(s1, i, v1);
         sts(s2, i, v2);
@@ -76,15 +76,15 @@ __device__ __forceinline__ void step(S* p, const S* g, T* s1, T* s2, T* w, long 
 }
 
 extern "C" __global__ void update_one(S* p, const S* g, T* s1, T* s2, T* w, long long n, int code, int master,
-                                      C lr, C decay, C eps, C b1, C b2, C mu)
+                                      C lr, C decay, C eps, C b1, C c1, C b2, C c2, C mu)
 {
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
-        step(p, g, s1, s2, w, i, code, master, lr, decay, eps, b1, b2, mu);
+        step(p, g, s1, s2, w, i, code, master, lr, decay, eps, b1, c1, b2, c2, mu);
 }
 
 extern "C" __global__ void update_multi(const long long* table, const long long* chunks, const double* scal,
-                                        long long n_chunks, int code, int master, C b1, C b2, C mu)
+                                        long long n_chunks, int code, int master, C b1, C c1, C b2, C c2, C mu)
 {
     for (long long c = blockIdx.x; c < n_chunks; c += gridDim.x) {
         long long t = chunks[3 * c], first = chunks[3 * c + 1], last = chunks[3 * c + 2];
@@ -96,6 +96,6 @@ extern "C" __global__ void update_multi(const long long* table, const long long*
         T* w = (T*)row[4];
         C lr = (C)scal[3 * t], decay = (C)scal[3 * t + 1], eps = (C)scal[3 * t + 2];
         for (long long i = first + threadIdx.x; i < last; i += blockDim.x)
-            step(p, g, s1, s2, w, i, code, master, lr, decay, eps, b1, b2, mu);
+            step(p, g, s1, s2, w, i, code, master, lr, decay, eps, b1, c1, b2, c2, mu);
     }
 }
