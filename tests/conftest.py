@@ -6,13 +6,12 @@ import os
 import numpy as np
 import pytest
 
-# The suite runs the serial twin of every parallel CPU kernel (cpu_kernels.ParallelKernel),
-# and parallel_for's parts of a numba kernel one after another;
+# The suite runs the serial twin of every parallel CPU kernel (cpu_kernels.ParallelKernel);
 # tests marked parallel_builds or big_memory, and tests/backends/test_cpu_kernels.py, run the
 # parallel builds. Measured on a clean clone (2-core EPYC): numba's parfor builds were 331 of
 # the suite's 638 CPU-seconds of compiling, for the same source as the twins. Set before
 # hakl is imported, and inherited by the CLI and Ray worker processes the tests start.
-ALWAYS_SERIAL = 1 << 62  # cpu_kernels.NEVER_PARALLEL (hakl is imported below)
+ALWAYS_SERIAL = 1 << 62
 os.environ.setdefault("HAKL_CPU_SERIAL_BELOW", str(ALWAYS_SERIAL))
 
 from hakl import backends  # noqa: E402

@@ -2,10 +2,8 @@
 region to wait on when the machine is busy), large ones run in parallel, both right."""
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
-from numba import njit
 
 from hakl.backends import cpu_kernels
 from hakl.conformance import check_variant
@@ -67,11 +65,13 @@ def test_the_parallel_builds_match_the_reference(op, dtype, monkeypatch):
 
 
 def test_the_thread_pool_splits_a_few_tasks_and_aligns_element_ranges():
-    """parallel_for (which elementwise, activation, reduction, layer_norm, embedding and the
-    optimizers share; a Python function's parts go to its thread pool): four tasks give each of two threads two (rounding
+    """parallel_for (cast's pool, which elementwise, activation, reduction, layer_norm,
+    embedding and the optimizers share): four tasks give each of two threads two (rounding
     the part to 64 once left all four on one thread: a (4096, 4096) axis-0 sum ran serially),
     and element ranges asked to align start on multiples of 64."""
     import threading
+
+    import numba
 
     from hakl.kernels.cast.cpu import parallel_for
 
@@ -92,50 +92,3 @@ def test_the_thread_pool_splits_a_few_tasks_and_aligns_element_ranges():
     parallel_for(record, 1000, 100, align=64)
     starts = sorted(lo for lo, _, _ in calls)
     assert all(lo % 64 == 0 for lo in starts) and sorted(calls)[-1][1] == 1000
-
-
-@njit(nogil=True, cache=True)
-def _record_thread(owner, lo, hi):
-    for i in range(lo, hi):
-        owner[i] = numba.get_thread_id()
-
-
-@pytest.mark.parallel_builds
-def test_parallel_for_runs_a_numba_kernels_parts_in_one_parallel_region():
-    """A numba kernel's parts run on numba's threads through a driver compiled under the
-    kernel's own file and name (so numba's cache invalidates it with the kernel); under the
-    suite's never-parallel threshold the same parts run on the calling thread, no driver."""
-    from hakl.kernels.cast.cpu import parallel_for
-
-    owner = np.full(1000, -1, np.int64)
-    parallel_for(_record_thread, owner.size, 100, owner, align=64)
-    assert (owner >= 0).all()
-    assert len(np.unique(owner)) == min(numba.get_num_threads(), 10)
-    driver = cpu_kernels.parallel_driver(_record_thread)
-    assert driver.py_func.__code__.co_filename == __file__
-    assert driver.py_func.__qualname__ == "_record_thread_parallel"
-
-    cpu_kernels._drivers.pop(_record_thread)
-    cpu_kernels.set_serial_below(cpu_kernels.NEVER_PARALLEL)
-    try:
-        owner[:] = -1
-        parallel_for(_record_thread, owner.size, 100, owner, align=64)
-        assert (owner == 0).all() and _record_thread not in cpu_kernels._drivers
-    finally:
-        cpu_kernels.set_serial_below(cpu_kernels.SERIAL_BELOW)
-
-
-@pytest.mark.parallel_builds
-def test_a_sum_has_the_same_bits_in_a_parallel_region_and_on_one_thread(rng):
-    """The reduction's fixed tree does not depend on how parallel_for splits its chunks."""
-    import hakl
-
-    x = rng.standard_normal((3, 300_001)).astype(np.float32)
-    parallel = hakl.sum(x, axis=1), hakl.max(x, axis=None)
-    cpu_kernels.set_serial_below(cpu_kernels.NEVER_PARALLEL)
-    try:
-        serial = hakl.sum(x, axis=1), hakl.max(x, axis=None)
-    finally:
-        cpu_kernels.set_serial_below(cpu_kernels.SERIAL_BELOW)
-    for a, b in zip(parallel, serial):
-        np.testing.assert_array_equal(a, b)

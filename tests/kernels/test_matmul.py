@@ -184,3 +184,49 @@ def test_opencl_vector_default_is_inside_its_space(dtype, ta, tb):
     variant = next(v for v in opencl.variants() if v.name == "vector")
     assert variant.supports(problem)
     assert variant.default_config(problem) in variant.configs(problem)
+
+
+@pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")
+def test_gemm_takes_onednn_where_it_goes_first_and_writes_into_out(monkeypatch, rng):
+    """matmul.cpu.gemm (the RNN's products): oneDNN's product, transposes read in place, into
+    the caller's buffer, where onednn_first and the size allow; NumPy's for views and small ones."""
+    from hakl.kernels.matmul import cpu as matmul_cpu
+
+    monkeypatch.setattr(matmul_cpu, "onednn_first", lambda: True)
+    used = []
+    product = matmul_cpu.onednn_product
+    monkeypatch.setattr(matmul_cpu, "onednn_product", lambda *a: used.append(a[2:4]) or product(*a))
+    a = rng.standard_normal((96, 128)).astype(np.float32)
+    b = rng.standard_normal((160, 128)).astype(np.float32)
+    for ta, tb, x, y in ((False, True, a, b), (True, False, a.T.copy(), b.T.copy()), (False, False, a, b.T.copy())):
+        out = np.empty((96, 160), np.float32)
+        got = matmul_cpu.gemm(x, y, ta, tb, out=out)
+        assert got is out
+        np.testing.assert_allclose(out, a.astype(np.float64) @ b.T.astype(np.float64), rtol=1e-4, atol=1e-4)
+    assert used == [(False, True), (True, False), (False, False)]
+    matmul_cpu.gemm(a[:, ::2], b[:, ::2], tb=True)  # a strided view: NumPy's
+    matmul_cpu.gemm(a[:4, :4], b[:4, :4], tb=True)  # below ONEDNN_MIN_MNK: NumPy's
+    assert len(used) == 3
+
+
+def test_onednn_goes_first_only_on_avx512_hosts_whose_openblas_lacks_it(monkeypatch):
+    from hakl.backends import cpu
+    from hakl.kernels.matmul import cpu as matmul_cpu
+
+    import threadpoolctl
+
+    def first(features, core):
+        monkeypatch.setattr(cpu, "has_features", lambda *names: features)
+        monkeypatch.setattr(threadpoolctl, "threadpool_info",
+                            lambda: [{"internal_api": "openblas", "architecture": core}])
+        matmul_cpu.onednn_first.cache_clear()
+        try:
+            return matmul_cpu.onednn_first()
+        finally:
+            matmul_cpu.onednn_first.cache_clear()
+
+    if not (onednn.available() and onednn.library().matmul_supports("float32")):
+        pytest.skip("oneDNN has no float32 matmul here")
+    assert first(True, "Haswell") is True
+    assert first(True, "SkylakeX") is False and first(True, "SapphireRapids") is False
+    assert first(False, "Haswell") is False

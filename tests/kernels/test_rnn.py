@@ -11,6 +11,7 @@ import pytest
 
 import hakl
 from hakl import backends
+from hakl.backends import onednn
 from hakl.kernels.rnn import reference
 from hakl.kernels.rnn.reference import GATES
 
@@ -131,7 +132,6 @@ def test_inference_runs_onednn_and_matches_training(mode, rng):
     """hakl.rnn's float32 forward takes oneDNN's cell where it is available (nothing reads its
     workspace); rnn_train keeps the fused kernels, whose workspace the backward reads. Both
     give the same outputs, through two bidirectional layers (the second layer's input is 2H)."""
-    from hakl.backends import onednn
     from hakl.tuning import dispatch
 
     b, t, n_in, h, layers = 3, 6, 5, 4, 2
@@ -150,6 +150,26 @@ def test_inference_runs_onednn_and_matches_training(mode, rng):
     y_t, hn_t, cn_t, _ = hakl.rnn_train(mode, x, weights, num_layers=layers, direction="bidirect")
     np.testing.assert_allclose(y, y_t, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state[0] if mode == "LSTM" else state, hn_t, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")
+@pytest.mark.parametrize("mode", ("LSTM", "GRU"))
+def test_fused_cpu_kernels_through_onednns_gemm_match_the_reference(mode, monkeypatch):
+    """The fused CPU variants' GEMMs go to oneDNN where matmul.cpu.onednn_first says so (the
+    Zen 5 EPYC); forced here at the conformance shapes, forward and backward stay verified."""
+    from hakl.conformance import check_variant
+    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.kernels.rnn import RNN, RNN_GRAD
+
+    monkeypatch.setattr(matmul_cpu, "onednn_first", lambda: True)
+    monkeypatch.setattr(matmul_cpu, "ONEDNN_MIN_MNK", 0)
+    calls = []
+    product = matmul_cpu.onednn_product
+    monkeypatch.setattr(matmul_cpu, "onednn_product", lambda *a: calls.append(1) or product(*a))
+    for op in (RNN, RNN_GRAD):
+        report = check_variant(op, op.variant("cpu", "fused"), "float32", quick=True)
+        assert report.checked and not report.failures, report.failures
+    assert calls
 
 
 def test_dropout_between_layers_follows_the_seed(rng):

@@ -13,10 +13,11 @@ Bytes moved at minimum: each operand and the result once; 2 M N K flops per batc
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ...backends import output_pool
-from ...backends import onednn
+from ...backends import cpu, onednn, output_pool
 from ...op import AFTER_BASELINE, Problem, Variant
 from . import baseline
 from .reference import logical
@@ -37,36 +38,74 @@ def _elements(strides: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(s // itemsize for s in strides)
 
 
-def _onednn(problem: Problem, config: dict):
-    lib, dtype = onednn.library(), problem.dtype
-    ta, tb = problem.flag("ta"), problem.flag("tb")
-    primitives: dict[tuple, tuple[onednn.Primitive, tuple[int, ...]]] = {}
+# OpenBLAS's names (openblas_get_corename, as threadpoolctl reports it) of its AVX-512 kernels.
+_OPENBLAS_AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
 
-    def launch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        key = (a.shape, b.shape)
-        hit = primitives.get(key)
-        if hit is None:
-            src, weights = logical(np, a, ta), logical(np, b, tb)
-            prim = lib.matmul(src.shape, weights.shape, dtype, _elements(src.strides, a.itemsize),
-                              _elements(weights.strides, b.itemsize))
-            out_shape = tuple(max(x, y) for x, y in zip(src.shape[:-2], weights.shape[:-2])) + \
-                (src.shape[-2], weights.shape[-1])
-            hit = primitives[key] = (prim, out_shape)
-        prim, out_shape = hit
+
+@functools.cache
+def onednn_first() -> bool:
+    """Whether oneDNN's GEMM goes before NumPy's untuned: where the CPU has AVX-512 and
+    NumPy's OpenBLAS runs an AVX2 kernel on it (OpenBLAS 0.3.31 names the Zen 5 EPYC
+    "Haswell"). There, float32: 1024^3 329 GFLOP/s against 191, an LSTM step's (32, 256) @
+    (256, 1024) 188 against 142, its (2048, 256) input projection 381 against 205."""
+    if not (cpu.has_features("avx512f") and onednn.available() and onednn.library().matmul_supports("float32")):
+        return False
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # OpenBLAS's kernel unknown: keep NumPy first
+        return False
+    cores = [info.get("architecture", "") for info in threadpool_info() if info.get("internal_api") == "openblas"]
+    return bool(cores) and all(core.lower() not in _OPENBLAS_AVX512_CORES for core in cores)
+
+
+_primitives: dict[tuple, tuple[onednn.Primitive, tuple[int, ...]]] = {}
+
+
+def onednn_product(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.ndarray | None = None) -> np.ndarray:
+    """op(a) @ op(b) (op: the transpose where asked) by oneDNN's matmul, a and b
+    C-contiguous, into `out` (C-contiguous, the product's shape) or a pooled array. A
+    primitive is made once per operand shapes and dtype."""
+    key = (a.shape, b.shape, a.dtype.char, ta, tb)
+    hit = _primitives.get(key)
+    if hit is None:
+        src, weights = logical(np, a, ta), logical(np, b, tb)
+        prim = onednn.library().matmul(src.shape, weights.shape, a.dtype, _elements(src.strides, a.itemsize),
+                                       _elements(weights.strides, b.itemsize))
+        out_shape = tuple(max(x, y) for x, y in zip(src.shape[:-2], weights.shape[:-2])) + \
+            (src.shape[-2], weights.shape[-1])
+        hit = _primitives[key] = (prim, out_shape)
+    prim, out_shape = hit
+    if out is None:
         out = output_pool.empty(out_shape, a.dtype)
-        # The contiguous arrays back the strided descriptors (execute checks their size).
-        lib.execute(prim, {onednn.ARG_SRC: a, onednn.ARG_WEIGHTS: b, onednn.ARG_DST: out})
-        return out
+    # The contiguous arrays back the strided descriptors (execute checks their size).
+    onednn.library().execute(prim, {onednn.ARG_SRC: a, onednn.ARG_WEIGHTS: b, onednn.ARG_DST: out})
+    return out
 
-    return launch
+
+def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: np.ndarray | None = None):
+    """op(a) @ op(b) for 2-d operands (the RNN's products), into `out` where given: oneDNN's
+    where it goes first on this machine (onednn_first) and the product is large enough,
+    else NumPy's."""
+    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
+    n = b.shape[0] if tb else b.shape[1]
+    if (m * n * k >= ONEDNN_MIN_MNK and a.dtype == np.float32 and onednn_first() and a.flags.c_contiguous
+            and b.flags.c_contiguous and (out is None or out.flags.c_contiguous)):
+        return onednn_product(a, b, ta, tb, out)
+    return np.matmul(a.T if ta else a, b.T if tb else b, out=out)
+
+
+def _onednn(problem: Problem, config: dict):
+    ta, tb = problem.flag("ta"), problem.flag("tb")
+    return lambda a, b: onednn_product(a, b, ta, tb)
 
 
 def variants() -> list[Variant]:
     return [
-        # Behind OpenBLAS untuned: on znver3 (AVX2) it was as fast or faster at every benchmark
-        # shape, idle and with the machine busy (skinny RNN products 1.1-1.2x); the tuner
-        # times oneDNN where its jit GEMM may win (AVX-512, AMX hosts).
-        Variant("onednn", "cpu", _onednn, supports=_onednn_supported, rank=lambda p: AFTER_BASELINE,
+        # Behind OpenBLAS untuned, unless onednn_first: on znver3 (AVX2) OpenBLAS was as fast or
+        # faster at every benchmark shape, idle and with the machine busy (skinny RNN products
+        # 1.1-1.2x); the tuner times oneDNN wherever it serves.
+        Variant("onednn", "cpu", _onednn, supports=_onednn_supported,
+                rank=lambda p: -1 if onednn_first() else AFTER_BASELINE,
                 sources=(onednn.__file__,)),
         Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True),
     ]

@@ -1,7 +1,8 @@
 """RNN layers on the CPU: the NumPy composition (baseline: two GEMMs and elementwise calls
 per gate per step, reference.py's code in the input dtype) and the fused variant
-(fused.py: one BLAS GEMM for every step's input projection, per step one BLAS GEMM into a
-preallocated buffer and one numba kernel for the gate math and the state update).
+(fused.py: one GEMM for every step's input projection, per step one GEMM into a
+preallocated buffer and one numba kernel for the gate math and the state update; the GEMMs
+are the matmul family's, matmul.cpu.gemm).
 
 One numba kernel per direction of the pass (forward, backward), compiled once per dtype;
 the mode is a run-time code (fused.CODES), so four modes cost no extra compilation. The
@@ -17,10 +18,22 @@ import numpy as np
 
 from ...backends import onednn, vecmath as vm
 from ...op import Problem, Variant
+from ..matmul import cpu as matmul_cpu
 from . import fused, reference
 from .reference import GATES
 
-NUMPY = fused.ArrayLib("numpy")
+
+
+class _CpuLib(fused.ArrayLib):
+    """NumPy's arrays, the matmul family's CPU products: oneDNN's GEMM where it goes first
+    on this machine (matmul.cpu.onednn_first: the Zen 5 EPYC's OpenBLAS runs AVX2 code),
+    NumPy's elsewhere."""
+
+    def gemm(self, a, b, ta=False, tb=False, out=None):
+        return matmul_cpu.gemm(a, b, ta, tb, out)
+
+
+NUMPY = _CpuLib("numpy")
 _OPTS = dict(cache=True, error_model="numpy")  # numpy's: no zero-division branch to stop the vectoriser
 
 
