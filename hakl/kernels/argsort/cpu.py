@@ -578,14 +578,22 @@ def _composite(problem: Problem, config: dict, want_idx: bool):
 # ---------------------------------------------------------------------------
 
 
+_SCATTER_CHUNK = 1 << 14  # positions of a row per task: a 1-D scatter splits over the threads
+
+
 @parallel_kernel()
 def _scatter(dy, idx, dx, n, inner):
-    size = dy.size
-    rows = size // n
-    for r in prange(rows):
+    """Tasks of up to _SCATTER_CHUNK positions j of one row (o, i): a row's indices are a
+    permutation, so its tasks write disjoint elements. A task per whole row left a 1-D
+    scatter on one thread, 0.6x NumPy's on the Zen 5 EPYC."""
+    rows = dy.size // n
+    per_row = (n + _SCATTER_CHUNK - 1) // _SCATTER_CHUNK
+    for t in prange(rows * per_row):
+        r = t // per_row
         o = r // inner
         base = o * n * inner + (r - o * inner)
-        for j in range(n):
+        j0 = (t - r * per_row) * _SCATTER_CHUNK
+        for j in range(j0, min(n, j0 + _SCATTER_CHUNK)):
             dx[base + idx[base + j * inner] * inner] = dy[base + j * inner]
     return dx
 
