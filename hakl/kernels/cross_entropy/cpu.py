@@ -145,18 +145,21 @@ def _row_stats(x, xr):
     m = _acc(x, -np.inf)
     s = 0.0
     for b0 in range(0, n, _BLOCK):
-        b1 = min(n, b0 + _BLOCK)
+        # A block's loops index its slice from 0: over range(b0, b1) numba cannot prove
+        # i >= 0, and its negative-index wraparound kept LLVM from vectorising the exp
+        # loop (a row of 37007 float32 on the Zen 5 EPYC: 17 us against 4.7).
+        block = xr[b0:min(n, b0 + _BLOCK)]
         bm = _acc(x, -np.inf)
-        for i in range(b0, b1):
-            bm = vm.maximum(bm, _ld(xr[i]))
+        for i in range(block.size):
+            bm = vm.maximum(bm, _ld(block[i]))
         if bm == -np.inf:  # an all -inf block adds 0 (and exp(-inf - -inf) would be NaN)
             continue
         if bm > m:  # false for NaN: the NaN reaches s through the sum below
             s = s * vm.exp_nonpositive(m - bm)
             m = bm
         bs = _acc(x, 0.0)
-        for i in range(b0, b1):
-            bs += vm.exp_nonpositive(_ld(xr[i]) - m)
+        for i in range(block.size):
+            bs += vm.exp_nonpositive(_ld(block[i]) - m)
         s += bs
     return m, s
 
@@ -170,29 +173,31 @@ def _soft_stats(x, xr, lr, weight, has_weight, need_exp):
     n = xr.size
     for b0 in range(0, n, _BLOCK):
         b1 = min(n, b0 + _BLOCK)
+        xb, lb = xr[b0:b1], lr[b0:b1]  # indexed from 0, as in _row_stats
         bl, blx, blw = _acc(x, 0.0), _acc(x, 0.0), _acc(x, 0.0)
-        for i in range(b0, b1):
-            li = _ld(lr[i])
+        for i in range(xb.size):
+            li = _ld(lb[i])
             bl += li
-            blx += li * _ld(xr[i])
+            blx += li * _ld(xb[i])
         if has_weight:
-            for i in range(b0, b1):
-                blw += _ld(lr[i]) * _ld(weight[i])
+            wb = weight[b0:b1]
+            for i in range(xb.size):
+                blw += _ld(lb[i]) * _ld(wb[i])
         ls += bl
         lx += blx
         lw += blw
         if need_exp:
             bm = _acc(x, -np.inf)
-            for i in range(b0, b1):
-                bm = vm.maximum(bm, _ld(xr[i]))
+            for i in range(xb.size):
+                bm = vm.maximum(bm, _ld(xb[i]))
             if bm == -np.inf:
                 continue
             if bm > m:
                 s = s * vm.exp_nonpositive(m - bm)
                 m = bm
             bs = _acc(x, 0.0)
-            for i in range(b0, b1):
-                bs += vm.exp_nonpositive(_ld(xr[i]) - m)
+            for i in range(xb.size):
+                bs += vm.exp_nonpositive(_ld(xb[i]) - m)
             s += bs
     return m, s, ls, lx, lw
 

@@ -54,17 +54,18 @@ def _row_max(v):
 
 
 @njit(**_HELPER)
-def _exp_sum(v, m, out, store, b0, b1):
-    """sum(exp(v[b0:b1] - m)) in v's dtype (vector partial sums), writing the
-    exponentials into `out` when `store`."""
+def _exp_sum(v, m, out, store):
+    """sum(exp(v - m)) in v's dtype (vector partial sums), writing the exponentials into
+    `out` when `store`. Callers pass a block as a slice: indexed from 0, the loop
+    vectorises (over range(b0, b1) numba's negative-index wraparound stopped it)."""
     s = v.dtype.type(0.0)
     if store:
-        for i in range(b0, b1):
+        for i in range(v.size):
             e = vm.exp_nonpositive(v[i] - m)
             out[i] = e
             s += e
     else:
-        for i in range(b0, b1):
+        for i in range(v.size):
             s += vm.exp_nonpositive(v[i] - m)
     return s
 
@@ -74,10 +75,10 @@ def _row_exp_sum(v, m, out, store):
     """_exp_sum over the row: blocks of 1024 (error <= 128 ulp), the blocks' sums in
     float64. Short rows skip the block loop, whose set-up costs as much as their work."""
     if v.size <= 1024:
-        return np.float64(_exp_sum(v, m, out, store, 0, v.size))
+        return np.float64(_exp_sum(v, m, out, store))
     s = 0.0
     for b0 in range(0, v.size, 1024):
-        s += _exp_sum(v, m, out, store, b0, min(v.size, b0 + 1024))
+        s += _exp_sum(v[b0:b0 + 1024], m, out[b0:b0 + 1024], store)
     return s
 
 
@@ -97,7 +98,7 @@ def _online_max_sum(v):
         if bm > m:  # false for NaN: the NaN then reaches s through the sum below
             s = s * vm.exp_nonpositive(m - bm)
             m = bm
-        s += _exp_sum(blk, m, blk, False, 0, blk.size)
+        s += _exp_sum(blk, m, blk, False)
     return m, s
 
 
