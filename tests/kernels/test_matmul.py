@@ -213,7 +213,7 @@ def test_onednn_goes_first_only_on_avx512_hosts_whose_openblas_lacks_it(monkeypa
     from hakl.backends import cpu
     from hakl.kernels.matmul import cpu as matmul_cpu
 
-    import threadpoolctl
+    threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def first(features, core):
         monkeypatch.setattr(cpu, "has_features", lambda *names: features)

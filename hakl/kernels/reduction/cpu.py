@@ -94,9 +94,6 @@ def _combine_blocks(typingctx, op, xs, blocks, acc):
         with builder.goto_block(done):
             result = builder.phi(vector)
 
-        def combine(code, a, b):
-            return _combine_ir(builder, code, a, b)
-
         # One loop per op, chosen before it: the op is a run-time code (one compile per dtype).
         loops = [builder.append_basic_block(f"op{code}") for code in range(3)]
         switch = builder.switch(op_value, loops[2])
@@ -118,7 +115,7 @@ def _combine_blocks(typingctx, op, xs, blocks, acc):
                              align=xs.dtype.bitwidth // 8)
             if xs.dtype == types.uint16:  # float16 bits
                 b = builder.fpext(builder.bitcast(b, ir.VectorType(ir.HalfType(), LANES)), vector)
-            combined = combine(code, a, b)
+            combined = _combine_ir(builder, code, a, b)
             s_next = builder.add(s, s.type(1))
             s.add_incoming(s.type(0), entry)
             s.add_incoming(s_next, body)

@@ -23,7 +23,6 @@ from . import fused, reference
 from .reference import GATES
 
 
-
 class _CpuLib(fused.ArrayLib):
     """NumPy's arrays, the matmul family's CPU products: oneDNN's GEMM where it goes first
     on this machine (matmul.cpu.onednn_first: the Zen 5 EPYC's OpenBLAS runs AVX2 code),
@@ -33,7 +32,7 @@ class _CpuLib(fused.ArrayLib):
         return matmul_cpu.gemm(a, b, ta, tb, out)
 
 
-NUMPY = _CpuLib("numpy")
+CPU_LIB = _CpuLib("numpy")
 _OPTS = dict(cache=True, error_model="numpy")  # numpy's: no zero-division branch to stop the vectoriser
 
 
@@ -159,11 +158,11 @@ def _baseline_backward(problem: Problem, config: dict):
 
 
 def _fused_forward(problem: Problem, config: dict):
-    return fused.forward_launcher(problem, NUMPY, _step)
+    return fused.forward_launcher(problem, CPU_LIB, _step)
 
 
 def _fused_backward(problem: Problem, config: dict):
-    return fused.backward_launcher(problem, NUMPY, _step_grad)
+    return fused.backward_launcher(problem, CPU_LIB, _step_grad)
 
 
 # ---- oneDNN's RNN primitives (inference) ----------------------------------------
