@@ -23,7 +23,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -580,15 +579,6 @@ def record(rows: list[BenchRow], backend_name: str, copy_bps: float, path: Path,
 
 
 def machine_name(backend_name: str) -> str:
-    """A short folder name for reports: the GPU's model, or the CPU's (cpu.host_label:
-    xeon-avx512-2core)."""
-    backend = get_backend(backend_name)
-    if backend_name == "cpu" or (backend_name == "opencl" and not backend.is_gpu()):
-        from .backends import cpu  # an OpenCL CPU device (PoCL) is this machine's CPU: one page for both
-
-        return cpu.host_label()
-    device = backend.fingerprint().get("device", backend_name)
-    for model in ("H200", "H100", "A100", "L40S", "L4", "B200"):
-        if model in device:
-            return model.lower()
-    return f"{backend_name}-{platform.node()}"
+    """A short folder name for reports: the device's kind (Backend.machine_kind: the GPU's
+    model, or the CPU's, xeon-avx512-2core)."""
+    return get_backend(backend_name).machine_kind()

@@ -403,13 +403,14 @@ def cache_clear(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> 
 
 @cache_app.command("export")
 def cache_export(out: Path = typer.Argument(Path("-"), help="JSON file (default: stdout)"),
-                 choices: bool = typer.Option(False, "--choices", help="the choices alone (what `make bench` "
-                                              "keeps in reports/<machine>/tuning.json): a machine that imports "
-                                              "them still verifies each one before it serves")) -> None:
-    """Every choice, measurement and verdict as JSON (for `hakl cache import` elsewhere)."""
+                 choices: bool = typer.Option(False, "--choices", help="the choices and the devices they were "
+                                              "tuned on, alone (what `make bench` keeps in "
+                                              "reports/<machine>/tuning.json): a machine that imports them still "
+                                              "verifies each one before it serves")) -> None:
+    """Every choice, measurement, verdict and device as JSON (for `hakl cache import` elsewhere)."""
     from .tuning.db import COLUMNS
 
-    doc = json.dumps(dispatch.database().export(("choices",) if choices else tuple(COLUMNS)), indent=1)
+    doc = json.dumps(dispatch.database().export(("choices", "devices") if choices else tuple(COLUMNS)), indent=1)
     if str(out) == "-":
         sys.stdout.write(doc + "\n")
     else:

@@ -7,6 +7,7 @@ kernel sources once per process.
 from __future__ import annotations
 
 import hashlib
+import platform
 import statistics
 import sys
 import sysconfig
@@ -101,6 +102,17 @@ class Backend(ABC):
     def require(self) -> None:
         if self.unavailable_reason is not None:
             raise BackendUnavailable(f"backend {self.name!r} is unavailable: {self.unavailable_reason}")
+
+    def machine_kind(self) -> str:
+        """What kind of machine this device is: the GPU's model (h100), or the host CPU's
+        (cpu.host_label: xeon-avx512-2core). It names the machine's folder under reports/,
+        and devices of one kind share tuned choices where their own have none (the
+        tuning database's sibling choices)."""
+        device = self.fingerprint().get("device", self.name)
+        for model in ("H200", "H100", "A100", "L40S", "L4", "B200"):
+            if model in device:
+                return model.lower()
+        return f"{self.name}-{platform.node()}"
 
     def fingerprint_hash(self) -> str:
         if not hasattr(self, "_fp_hash"):

@@ -135,6 +135,9 @@ class CPUBackend(Backend):
             **_portable(onednn.describe()),
         }
 
+    def machine_kind(self) -> str:
+        return host_label()
+
     def owns(self, array: Any) -> bool:
         return isinstance(array, np.ndarray)
 

@@ -109,6 +109,13 @@ class OpenCLBackend(Backend):
         suit GPUs and CPU devices differently pick their defaults by it."""
         return self.available and bool(self.device.type & self.cl.device_type.GPU)
 
+    def machine_kind(self) -> str:
+        if self.is_gpu():
+            return super().machine_kind()
+        from .cpu import host_label  # an OpenCL CPU device (PoCL) is this machine's CPU: one kind for both
+
+        return host_label()
+
     def has_fp64(self) -> bool:
         return "cl_khr_fp64" in self.device.extensions or bool(self.device.double_fp_config)
 

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS verdicts (
     seconds REAL, created REAL,
     PRIMARY KEY (op, backend, fingerprint, dtype, bucket, flags, variant, config, source_hash, version)
 );
+CREATE TABLE IF NOT EXISTS devices (
+    fingerprint TEXT PRIMARY KEY, backend TEXT, kind TEXT, description TEXT, created REAL
+);
 """
 COLUMNS = {  # hakl's tables and their columns, in order: anything else is another schema
     "measurements": ("id", "op", "backend", "fingerprint", "dtype", "bucket", "flags", "shape", "variant",
@@ -56,6 +59,7 @@ COLUMNS = {  # hakl's tables and their columns, in order: anything else is anoth
                 "source_hash", "version", "seconds", "created"),
     "verdicts": ("op", "backend", "fingerprint", "dtype", "bucket", "flags", "variant", "config",
                  "source_hash", "version", "status", "error", "seconds", "created"),
+    "devices": ("fingerprint", "backend", "kind", "description", "created"),
 }
 
 
@@ -87,7 +91,7 @@ class Key:
 
 EXPORT_FORMAT = "hakl-tuning-export/1"
 _TEXT = {"op", "backend", "fingerprint", "dtype", "bucket", "flags", "shape", "variant", "config", "source_hash",
-         "version", "status", "error"}
+         "version", "status", "error", "kind", "description"}
 
 
 def _export_rows(doc: Any) -> dict[str, list[tuple]]:
@@ -111,7 +115,7 @@ def _export_rows(doc: Any) -> dict[str, list[tuple]]:
                     (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
                 if not ok:
                     raise ValueError(f"{table}[{i}].{c} = {v!r} has the wrong type")
-            for c in ("config", "shape"):
+            for c in ("config", "shape", "description"):
                 if c in wanted and entry[c] is not None:
                     try:
                         json.loads(entry[c])
@@ -295,6 +299,14 @@ class TuningDB:
              choice.source_hash, choice.version, choice.seconds, time.time()),
         )
 
+    def describe(self, fingerprint: str, backend: str, kind: str, description: dict) -> None:
+        """Which device a fingerprint is, and its machine kind (Backend.machine_kind): what
+        makes another device's choices this one's siblings."""
+        row = self.conn.execute("SELECT kind FROM devices WHERE fingerprint=?", (fingerprint,)).fetchone()
+        if row is None or row[0] != kind:
+            self._write("INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?)",
+                        (fingerprint, backend, kind, json.dumps(description, sort_keys=True), time.time()))
+
     def record_verdict(self, key: Key, variant: str, config: dict, source_hash: str, version: str,
                        verdict: Verdict) -> None:
         self._write(
@@ -315,25 +327,32 @@ class TuningDB:
             return None
         return Choice(row[0], json.loads(row[1]), row[2], row[3], row[4])
 
-    def nearest(self, key: Key) -> tuple[str, Choice] | None:
-        """(bucket, choice) of the tuned bucket nearest to `key`'s on the same op, device,
-        dtypes and flags (distance: the sum over extents of |log2 a - log2 b|; buckets of
-        another rank never match), or None when that device has none tuned."""
+    def neighbours(self, key: Key, kind: str | None = None) -> list[tuple[str, Choice]]:
+        """(bucket, choice) of the tuned buckets near `key`'s on the same op, backend, dtypes
+        and flags, nearest first (distance: the sum over extents of |log2 a - log2 b|;
+        buckets of another rank never match). Without `kind`: this device's other buckets;
+        with it: every bucket, `key`'s own first, of the other devices of that machine kind
+        (its siblings), the latest tuned first among equals."""
+        where, args = ("fingerprint=? AND bucket != ?", (key.fingerprint, key.bucket)) if kind is None else (
+            "fingerprint != ? AND fingerprint IN (SELECT fingerprint FROM devices WHERE kind=? AND backend=?)",
+            (key.fingerprint, kind, key.backend))
         rows = self.conn.execute(
-            "SELECT bucket, variant, config, source_hash, version, seconds FROM choices WHERE op=? AND backend=?"
-            " AND fingerprint=? AND dtype=? AND flags=? AND bucket != ?",
-            (key.op, key.backend, key.fingerprint, key.dtype, key.flags, key.bucket),
+            "SELECT bucket, variant, config, source_hash, version, seconds, created FROM choices WHERE op=? AND"
+            f" backend=? AND dtype=? AND flags=? AND {where}", (key.op, key.backend, key.dtype, key.flags, *args),
         ).fetchall()
         here = _log_extents(key.bucket)
-        best = None
-        for bucket, variant, config, source_hash, version, seconds in rows:
+        near = []
+        for bucket, variant, config, source_hash, version, seconds, created in rows:
             there = _log_extents(bucket)
-            if len(there) != len(here):
-                continue
-            distance = sum(abs(a - b) for a, b in zip(here, there))
-            if best is None or distance < best[0]:
-                best = (distance, bucket, Choice(variant, json.loads(config), source_hash, version, seconds))
-        return None if best is None else best[1:]
+            if len(there) == len(here):
+                distance = sum(abs(a - b) for a, b in zip(here, there))
+                near.append((distance, -created, bucket, Choice(variant, json.loads(config), source_hash, version,
+                                                                 seconds)))
+        near.sort(key=lambda n: n[:2])
+        return [(bucket, choice) for _, _, bucket, choice in near]
+
+    def devices(self) -> Iterator[dict[str, Any]]:
+        return self._rows("SELECT * FROM devices ORDER BY backend, kind, fingerprint")
 
     def verdict(self, key: Key, variant: str, config: dict, source_hash: str, version: str) -> Verdict | None:
         row = self.conn.execute(
@@ -393,7 +412,7 @@ class TuningDB:
                     conn.execute(f"INSERT INTO measurements ({', '.join(columns)}) VALUES "
                                  f"({', '.join('?' * len(columns))})", row)
                     added["measurements"] += 1
-            for table, key_columns in (("choices", 6), ("verdicts", 10)):
+            for table, key_columns in (("choices", 6), ("verdicts", 10), ("devices", 1)):
                 columns = COLUMNS[table]
                 keys = ", ".join(columns[:key_columns])
                 update = ", ".join(f"{c}=excluded.{c}" for c in columns[key_columns:])

@@ -4,7 +4,10 @@ Order of lookup for key (op, backend, device fingerprint, every input's dtype, b
 the in-memory table, then the tuning database (entries whose source hash or
 version changed are ignored), then — when HAKL_AUTOTUNE=1 — a tuning run, then
 the choice tuned for the nearest bucket of the same op, device, dtypes and flags
-(source "nearest <bucket>"), else the variants' heuristics. Whatever the source, a (variant, config) serves only
+(source "nearest <bucket>"), then the nearest choice tuned on a sibling: another device
+of this machine kind (Backend.machine_kind: another CPU model named xeon-avx512-2core,
+the same CPU under other library versions), as reports/<machine>/tuning.json brings
+them (source "sibling <bucket>"), else the variants' heuristics. Whatever the source, a (variant, config) serves only
 once it is verified on this device (hakl.tuning.verify; the verdict is stored,
 so a device pays for it once). A variant that fails to build or to verify is
 skipped with a warning and the next candidate (finally the baseline) serves.
@@ -30,7 +33,7 @@ class Selection:
     variant: Variant
     config: dict
     launcher: Launcher
-    source: str  # "tuned", "nearest <bucket>", "heuristic", "fallback" or "forced"
+    source: str  # "tuned", "nearest <bucket>", "sibling <bucket>", "heuristic", "fallback" or "forced"
 
     def run(self, problem: Problem, *inputs: Any, out: Any = None) -> Any:
         """The launcher on `inputs` with the problem's run-time params; with `out`, the result
@@ -184,20 +187,18 @@ def stored_choice(key: Key, candidates: list[Variant]) -> Choice | None:
 
 
 def _nearest_choice(key: Key, candidates: list[Variant], problem: Problem) -> tuple[Choice | None, str]:
-    """The nearest tuned bucket's choice, when it is current and its config is valid here;
-    like any choice it serves only once verified at this problem."""
+    """The nearest current choice whose config is valid here: this device's, else a
+    sibling device's; like any choice it serves only once verified at this problem."""
     try:
-        found = database().nearest(key)
+        for kind, label in ((None, "nearest"), (get_backend(key.backend).machine_kind(), "sibling")):
+            for bucket, choice in database().neighbours(key, kind):
+                if _current(choice, candidates):
+                    variant = next(v for v in candidates if v.name == choice.variant)
+                    if variant.valid(problem, choice.config):
+                        return choice, f"{label} {bucket}"
     except Exception as exc:
         warnings.warn(f"hakl: tuning database lookup failed ({exc}); using heuristics", RuntimeWarning)
-        return None, ""
-    if found is None or not _current(found[1], candidates):
-        return None, ""
-    bucket, choice = found
-    variant = next(v for v in candidates if v.name == choice.variant)
-    if not variant.valid(problem, choice.config):
-        return None, ""
-    return choice, f"nearest {bucket}"
+    return None, ""
 
 
 def _current(choice: Choice | None, candidates: list[Variant]) -> bool:

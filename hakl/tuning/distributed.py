@@ -50,8 +50,11 @@ class Worker:
         self.device, self.backend = device, get(device)
         self.trial: tuner.Trial | None = None
 
-    def fingerprint(self) -> str:
-        return self.backend.fingerprint_hash()
+    def device(self) -> tuple[str, str, str, dict]:
+        """This worker's device row (keys.device_row): its fingerprint hash first."""
+        from .keys import device_row
+
+        return device_row(self.device)
 
     def items(self, ops: Sequence[str], quick: bool) -> list[tuple[str, str, Any, Key]]:
         """(case label, op, problem, key) of every suite key on this worker's device."""
@@ -121,7 +124,9 @@ def sweep(devices: Sequence[str], ops: Sequence[str] = (), quick: bool = False, 
     db = tuning_db.current()
     by_fp: dict[str, list] = {}
     for handle, _ in actors:
-        by_fp.setdefault(ray.get(handle.fingerprint.remote()), []).append(handle)
+        device = ray.get(handle.device.remote())
+        db.describe(*device)
+        by_fp.setdefault(device[0], []).append(handle)
     jobs: dict[str, deque] = {}
     every: list[Job] = []
     for fp, handles in by_fp.items():

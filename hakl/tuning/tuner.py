@@ -19,7 +19,7 @@ from ..backends import get as get_backend
 from ..op import Op, Problem, Variant
 from . import db as tuning_db, space, timing, verify
 from .db import Choice, Key, Verdict
-from .keys import key_for
+from .keys import device_row, key_for
 
 
 @dataclass
@@ -89,6 +89,9 @@ def choose(db, key: Key, op: Op, problem: Problem, measurements: list[Measuremen
     variant = op.variant(problem.backend, best.variant)
     choice = Choice(best.variant, best.config, variant.source_hash(), __version__, best.seconds)
     db.choose(key, choice)  # bumps the database's generation: dispatch's memo refills
+    device = device_row(key.backend)
+    if device[0] == key.fingerprint:  # tuned here (a Ray sweep describes its workers' devices itself)
+        db.describe(*device)
     return choice
 
 

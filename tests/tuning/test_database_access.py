@@ -189,6 +189,7 @@ def test_an_export_merges_into_another_machines_database_and_a_bad_one_changes_n
     there.choose(theirs, Choice("onednn", {}, "h2", hakl.__version__, 5e-4))
     there.record(theirs, (64, 64), "onednn", {}, "h2", hakl.__version__, 5e-4, 2.0, "ok")
     there.choose(mine, Choice("numpy", {}, "h3", hakl.__version__, 9e-3))  # made later than here's
+    there.describe("fp-there", "cpu", "xeon-avx512-2core", {"device": "a Xeon"})
     doc = there.export()
 
     before = here.export()
@@ -201,17 +202,22 @@ def test_an_export_merges_into_another_machines_database_and_a_bad_one_changes_n
     assert here.export() == before  # nothing changed
 
     added = here.merge(doc)
-    assert added == {"measurements": 1, "choices": 2, "verdicts": 0}
+    assert added == {"measurements": 1, "choices": 2, "verdicts": 0, "devices": 1}
     assert here.lookup(theirs).variant == "onednn"  # another device's row, beside this one's
     assert here.lookup(mine).variant == "numpy"  # the later choice for the same key
-    assert here.merge(doc) == {"measurements": 0, "choices": 0, "verdicts": 0}  # idempotent
+    assert here.merge(doc) == {"measurements": 0, "choices": 0, "verdicts": 0, "devices": 0}  # idempotent
     assert len(list(here.measurements())) == 2
-    # the choices alone (what make bench keeps in reports/<machine>/tuning.json)
-    shipped = there.export(("choices",))
-    assert set(shipped) == {"format", "path", "choices"} and len(shipped["choices"]) == 2
+    # the choices and their devices alone (what make bench keeps in reports/<machine>/tuning.json)
+    shipped = there.export(("choices", "devices"))
+    assert set(shipped) == {"format", "path", "choices", "devices"} and len(shipped["choices"]) == 2
     fresh = TuningDB(tmp_path / "fresh.sqlite")
-    assert fresh.merge(shipped) == {"measurements": 0, "choices": 2, "verdicts": 0}
+    assert fresh.merge(shipped) == {"measurements": 0, "choices": 2, "verdicts": 0, "devices": 1}
     assert fresh.lookup(theirs).variant == "onednn"
+    (device,) = fresh.devices()
+    assert (device["fingerprint"], device["kind"], json.loads(device["description"])) == (
+        "fp-there", "xeon-avx512-2core", {"device": "a Xeon"})
+    # a file written before devices were kept (no "devices" list) still imports
+    assert TuningDB(tmp_path / "old.sqlite").merge(there.export(("choices",)))["choices"] == 2
 
 
 def test_cache_import_refuses_a_corrupt_file_with_a_clear_error(tmp_path):

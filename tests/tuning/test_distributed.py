@@ -36,10 +36,12 @@ def test_two_pinned_workers_sweep_the_suite_into_the_central_database(cluster, s
         os.sched_getaffinity(0))
     jobs = distributed.sweep(["cpu"], ["cumsum"], quick=True, budget=1, actors=actors)
     assert jobs and {j.status for j in jobs} == {"tuned"}
-    fingerprint = ray.get(actors[0][0].fingerprint.remote())
+    fingerprint, backend, kind, _ = ray.get(actors[0][0].device.remote())
     db = dispatch.database()
     choices = list(db.choices())
     assert len(choices) == len(jobs) and {c["fingerprint"] for c in choices} == {fingerprint}
+    # the workers' device (pinned: fewer threads than the driver's) is described for siblings
+    assert {(d["fingerprint"], d["backend"], d["kind"]) for d in db.devices()} == {(fingerprint, "cpu", kind)}
     planned = sum(len(tuner.plan(j.op, j.problem, 1)) for j in jobs)
     assert len(list(db.measurements())) == planned
     for actor, _ in actors:

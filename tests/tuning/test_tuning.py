@@ -131,6 +131,10 @@ def test_fingerprint_change_misses(monkeypatch):
     cpu = hakl.backends.get("cpu")
     monkeypatch.setattr(cpu, "_fp_hash", "another-machine")
     dispatch.clear_memo()
+    # the same kind of machine (a library upgrade, another CPU model of the family): a sibling's choice
+    assert dispatch.select(op, PROBLEM).source == "sibling 64x64"
+    monkeypatch.setattr(cpu, "machine_kind", lambda: "another-kind")
+    dispatch.clear_memo()
     assert dispatch.select(op, PROBLEM).source == "heuristic"  # the only variant: the untuned choice
 
 
@@ -407,6 +411,52 @@ def test_a_stale_nearest_choice_is_ignored():
     near = Problem("double_test", "cpu", "float32", (4096, 1024))
     dispatch.database().choose(key_for(op, near), Choice("fast", {}, "not-its-hash", hakl.__version__, 1e-6))
     assert dispatch.select(op, Problem("double_test", "cpu", "float32", (2048, 1000))).source == "heuristic"
+
+
+def _sibling(op, problem, variant, kind, fingerprint="fp-sibling", source_hash=None):
+    """A choice tuned on another device, `fingerprint`, described as of machine kind `kind`."""
+    db = dispatch.database()
+    key = key_for(op, problem)
+    theirs = Key(key.op, key.backend, fingerprint, key.dtype, key.bucket, key.flags)
+    db.choose(theirs, Choice(variant, {}, source_hash or op.variant("cpu", variant).source_hash(),
+                             hakl.__version__, 1e-6))
+    db.describe(fingerprint, "cpu", kind, {"device": "another CPU"})
+
+
+def test_a_sibling_devices_choice_serves_where_this_device_has_none_once_verified():
+    calls = []
+
+    def counted(problem, config):
+        return lambda x: calls.append(x.shape) or x * 2
+
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
+                 Variant("fast", "cpu", counted, rank=lambda p: 1), Variant("other", "cpu", _double, rank=lambda p: 2))
+    kind = backends.get("cpu").machine_kind()
+    _sibling(op, Problem("double_test", "cpu", "float32", (4096, 1024)), "fast", kind)
+    _sibling(op, PROBLEM, "other", "epyc-avx2-64core", fingerprint="fp-stranger")  # another kind: never read
+    calls.clear()
+    verify.forget()
+    chosen = dispatch.select(op, PROBLEM)
+    assert (chosen.source, chosen.variant.name) == ("sibling 4096x1024", "fast")
+    assert calls, "a sibling's choice is verified at this problem before it serves"
+    # this device's own neighbour comes before any sibling's, even the sibling's own bucket
+    tuner.tune(op, Problem("double_test", "cpu", "float32", (64, 128)), repeat=3)
+    assert dispatch.select(op, PROBLEM).source == "nearest 64x128"
+    # the tuner described this device, so its choices are siblings' on another of its kind
+    (mine,) = [d for d in dispatch.database().devices() if d["fingerprint"] == key_for(op, PROBLEM).fingerprint]
+    assert mine["kind"] == kind and mine["backend"] == "cpu"
+
+
+def test_a_stale_sibling_choice_is_passed_over_for_a_current_one():
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
+                 Variant("fast", "cpu", _double, rank=lambda p: 1), Variant("other", "cpu", _double, rank=lambda p: 2))
+    kind = backends.get("cpu").machine_kind()
+    _sibling(op, PROBLEM, "fast", kind, source_hash="edited-since")
+    assert dispatch.select(op, PROBLEM).source == "heuristic"
+    _sibling(op, Problem("double_test", "cpu", "float32", (64, 256)), "other", kind, fingerprint="fp-second")
+    dispatch.clear_memo()
+    chosen = dispatch.select(op, PROBLEM)
+    assert (chosen.source, chosen.variant.name) == ("sibling 64x256", "other")
 
 
 def test_a_variant_ranked_after_the_baseline_serves_only_tuned():
