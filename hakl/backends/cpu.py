@@ -13,15 +13,26 @@ from . import output_pool
 from .base import Backend, HostTimer
 
 
-def _cpu_name() -> str:
+def _cpuinfo(field: str) -> str | None:
+    """The first `field` line of /proc/cpuinfo (None where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """GenuineIntel, AuthenticAMD, ... ('' where the system does not say)."""
+    return _cpuinfo("vendor_id") or ""
 
 
 # The instruction-set features that change which code numba's LLVM and oneDNN's jit emit.

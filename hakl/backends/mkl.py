@@ -1,4 +1,5 @@
-"""Intel MKL's vector math (VML) for numba kernels: the mkl wheel's libmkl_rt (installed
+"""Intel MKL's vector math (VML) for numba kernels, and its GEMM (CBLAS) for Python callers:
+the mkl wheel's libmkl_rt (installed
 with mkl-service), loaded into the process once so that numba code calls its functions by
 symbol name, which keeps `cache=True` working (a ctypes pointer would not).
 
@@ -16,12 +17,14 @@ symbol (SIGSEGV), whether compiled or read from numba's cache.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import glob
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 from llvmlite import binding as llvm
 from numba import types
 from numba.core import cgutils
@@ -41,6 +44,9 @@ def library_candidates() -> list[Path]:
     return [Path(p) for d in wheel_library_dirs() for p in sorted(glob.glob(str(d / "libmkl_rt.so*")))]
 
 
+_loaded: list[Path] = []  # the libmkl_rt that _load loaded
+
+
 @functools.lru_cache(maxsize=None)
 def _load() -> str | None:
     """None once libmkl_rt is loaded for numba's linker, else why not."""
@@ -48,6 +54,7 @@ def _load() -> str | None:
     for path in library_candidates():
         try:
             llvm.load_library_permanently(str(path))
+            _loaded.append(path)
             return None
         except RuntimeError as exc:
             reasons.append(f"{path}: {exc}")
@@ -73,6 +80,37 @@ vmsTanh, vmdTanh = _vml("vmsTanh"), _vml("vmdTanh")
 vmsLn, vmdLn = _vml("vmsLn"), _vml("vmdLn")
 # int MKL_Set_Num_Threads_Local(int n): the calling thread's count (0: back to the global), the old one.
 set_num_threads_local = types.ExternalFunction("MKL_Set_Num_Threads_Local", types.int32(types.int32))
+
+
+_ROW_MAJOR, _PLAIN, _TRANSPOSED = 101, 111, 112
+_GEMM_DTYPES = {np.dtype(np.float32): ("cblas_sgemm", ctypes.c_float), np.dtype(np.float64): ("cblas_dgemm", ctypes.c_double)}
+
+
+@functools.cache
+def _cblas_gemm(dtype: np.dtype):
+    """cblas_?gemm for `dtype` from libmkl_rt (LP64), as a ctypes function."""
+    name, scalar = _GEMM_DTYPES[dtype]
+    fn = getattr(ctypes.CDLL(str(_loaded[0])), name)
+    ptr, i = ctypes.c_void_p, ctypes.c_int
+    fn.argtypes = [i, i, i, i, i, i, scalar, ptr, i, ptr, i, scalar, ptr, i]
+    fn.restype = None
+    return fn
+
+
+def gemm_supports(dtype: np.dtype) -> bool:
+    return np.dtype(dtype) in _GEMM_DTYPES and available()
+
+
+def gemm(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.ndarray) -> np.ndarray:
+    """out = op(a) @ op(b) by MKL's GEMM (its own threads), for C-contiguous 2-d operands
+    as stored (a is (K, M) where ta, b (N, K) where tb) of one dtype gemm_supports, and a
+    C-contiguous (M, N) `out`. beta = 0: out is never read (its NaNs do not leak in)."""
+    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
+    n = b.shape[0] if tb else b.shape[1]
+    _cblas_gemm(a.dtype)(_ROW_MAJOR, _TRANSPOSED if ta else _PLAIN, _TRANSPOSED if tb else _PLAIN, m, n, k, 1.0,
+                         a.ctypes.data, max(1, a.shape[1]), b.ctypes.data, max(1, b.shape[1]), 0.0,
+                         out.ctypes.data, max(1, n))
+    return out
 
 
 @intrinsic

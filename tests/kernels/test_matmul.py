@@ -15,6 +15,7 @@ from hakl import backends
 from hakl.backends import onednn
 from hakl.bench import Benchmark, Prepared, bench_row, case, peak_fractions
 from hakl.kernels.matmul import bench as matmul_bench
+from hakl.op import Problem
 
 from ..conftest import backend_params
 
@@ -187,26 +188,66 @@ def test_opencl_vector_default_is_inside_its_space(dtype, ta, tb):
 
 
 @pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")
-def test_gemm_takes_onednn_where_it_goes_first_and_writes_into_out(monkeypatch, rng):
-    """matmul.cpu.gemm (the RNN's products): oneDNN's product, transposes read in place, into
-    the caller's buffer, where onednn_first and the size allow; NumPy's for views and small ones."""
-    from hakl.kernels.matmul import cpu as matmul_cpu
+def forcing(monkeypatch, variant_name):
+    """dispatch.select gives matmul problems the CPU variant `variant_name` (forced), the rest as before."""
+    from hakl.kernels.matmul import MATMUL
+    from hakl.tuning import dispatch
 
-    monkeypatch.setattr(matmul_cpu, "onednn_first", lambda: True)
-    used = []
-    product = matmul_cpu.onednn_product
-    monkeypatch.setattr(matmul_cpu, "onednn_product", lambda *a: used.append(a[2:4]) or product(*a))
+    select = dispatch.select
+
+    def forced(op, problem, *rest):
+        return dispatch.force(op, problem, MATMUL.variant("cpu", variant_name)) if op is MATMUL else \
+            select(op, problem, *rest)
+    monkeypatch.setattr(dispatch, "select", forced)
+
+
+@pytest.mark.parametrize("name", ("numpy", "onednn", "mkl"))
+def test_gemm_serves_the_matmul_familys_choice_into_out(name, monkeypatch, rng):
+    """matmul.cpu.gemm (the RNN's products) asks dispatch for the matmul key of its product
+    and writes into the caller's buffer, transposes read in place, whichever variant serves."""
+    from hakl.kernels.matmul import MATMUL
+    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.tuning import dispatch
+
+    variant = MATMUL.variant("cpu", name)
+    probe = Problem("matmul", "cpu", "float32", (96, 160, 128), (("batch", ""), ("ta", False), ("tb", True)))
+    if not variant.supports(probe):
+        pytest.skip(f"{name} does not serve float32 products here")
     a = rng.standard_normal((96, 128)).astype(np.float32)
     b = rng.standard_normal((160, 128)).astype(np.float32)
-    for ta, tb, x, y in ((False, True, a, b), (True, False, a.T.copy(), b.T.copy()), (False, False, a, b.T.copy())):
-        out = np.empty((96, 160), np.float32)
+    with dispatch.capture() as seen:
+        matmul_cpu.gemm(a, b, tb=True)
+    assert seen == [(MATMUL, probe)]
+    forcing(monkeypatch, name)
+    for ta, tb, x, y in ((False, True, a, b), (True, False, a.T.copy(), b.T.copy()), (False, False, a, b.T.copy()),
+                         (True, True, a.T.copy(), b)):
+        out = np.full((96, 160), np.nan, np.float32)
         got = matmul_cpu.gemm(x, y, ta, tb, out=out)
         assert got is out
         np.testing.assert_allclose(out, a.astype(np.float64) @ b.T.astype(np.float64), rtol=1e-4, atol=1e-4)
-    assert used == [(False, True), (True, False), (False, False)]
-    matmul_cpu.gemm(a[:, ::2], b[:, ::2], tb=True)  # a strided view: NumPy's
-    matmul_cpu.gemm(a[:4, :4], b[:4, :4], tb=True)  # below ONEDNN_MIN_MNK: NumPy's
-    assert len(used) == 3
+
+
+def test_mkl_goes_first_on_intel_cpus_above_the_size_a_call_costs(monkeypatch):
+    from hakl.backends import cpu, mkl
+    from hakl.kernels.matmul import MATMUL
+    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.op import untuned_order
+
+    if not mkl.available():
+        pytest.skip(f"MKL: {mkl.unavailable_reason()}")
+    variant = MATMUL.variant("cpu", "mkl")
+    big, small = ((Problem("matmul", "cpu", "float32", s, (("batch", ""), ("ta", False), ("tb", False)))
+                   for s in ((1024, 1024, 1024), (4, 8, 3))))
+    baseline = untuned_order(MATMUL.variant("cpu", "numpy"), big)
+    for vendor, first in (("GenuineIntel", True), ("AuthenticAMD", False)):
+        monkeypatch.setattr(cpu, "cpu_vendor", lambda v=vendor: v)
+        assert matmul_cpu.mkl_first() is first
+        assert (untuned_order(variant, big) < baseline) is first
+        assert untuned_order(variant, small) > baseline  # ~14 us a call through ctypes: OpenBLAS's
+    assert not variant.supports(Problem("matmul", "cpu", "float16", (64, 64, 64), (("batch", ""), ("ta", False),
+                                                                                  ("tb", False))))
+    assert not variant.supports(Problem("matmul", "cpu", "float32", (2, 64, 64, 64), (("batch", "b"), ("ta", False),
+                                                                                     ("tb", False))))
 
 
 def test_onednn_goes_first_only_on_avx512_hosts_whose_openblas_lacks_it(monkeypatch):

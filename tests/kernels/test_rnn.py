@@ -152,20 +152,26 @@ def test_inference_runs_onednn_and_matches_training(mode, rng):
     np.testing.assert_allclose(state[0] if mode == "LSTM" else state, hn_t, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")
+@pytest.mark.parametrize("gemm", ("onednn", "mkl"))
 @pytest.mark.parametrize("mode", ("LSTM", "GRU"))
-def test_fused_cpu_kernels_through_onednns_gemm_match_the_reference(mode, monkeypatch):
-    """The fused CPU variants' GEMMs go to oneDNN where matmul.cpu.onednn_first says so (the
-    Zen 5 EPYC); forced here at the conformance shapes, forward and backward stay verified."""
+def test_fused_cpu_kernels_through_each_gemm_match_the_reference(mode, gemm, monkeypatch):
+    """The fused CPU variants' GEMMs are the matmul family's choice (matmul.cpu.gemm): forced
+    to each library here at the conformance shapes, forward and backward stay verified."""
     from hakl.conformance import check_variant
-    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.kernels.matmul import MATMUL
     from hakl.kernels.rnn import RNN, RNN_GRAD
+    from hakl.op import Problem
 
-    monkeypatch.setattr(matmul_cpu, "onednn_first", lambda: True)
-    monkeypatch.setattr(matmul_cpu, "ONEDNN_MIN_MNK", 0)
+    from .test_matmul import forcing
+
+    variant = MATMUL.variant("cpu", gemm)
+    if not variant.supports(Problem("matmul", "cpu", "float32", (128, 128, 128), (("batch", ""), ("ta", False),
+                                                                                  ("tb", False)))):
+        pytest.skip(f"{gemm} does not serve float32 products here")
+    forcing(monkeypatch, gemm)
     calls = []
-    product = matmul_cpu.onednn_product
-    monkeypatch.setattr(matmul_cpu, "onednn_product", lambda *a: calls.append(1) or product(*a))
+    build = variant.build
+    monkeypatch.setattr(variant, "build", lambda *a: calls.append(1) or build(*a))
     for op in (RNN, RNN_GRAD):
         report = check_variant(op, op.variant("cpu", "fused"), "float32", quick=True)
         assert report.checked and not report.failures, report.failures

@@ -1,6 +1,7 @@
-"""matmul on the CPU: NumPy's matmul on OpenBLAS (the baseline; float16 through float32)
-and oneDNN's matmul primitive (its jit GEMM), for the dtypes this machine's oneDNN
-implements (float32 on AVX2; float16 needs AVX512-FP16 or AMX, float64 has none).
+"""matmul on the CPU: NumPy's matmul on OpenBLAS (the baseline; float16 through float32),
+oneDNN's matmul primitive (its jit GEMM), for the dtypes this machine's oneDNN
+implements (float32 on AVX2; float16 needs AVX512-FP16 or AMX, float64 has none), and
+MKL's GEMM (cblas_sgemm / dgemm through ctypes; torch's CPU GEMM is MKL's) for 2-d products.
 
 oneDNN reads a transposed operand in place: the canonical operand is the contiguous
 array, its descriptor the transposed view's strides. Batch axes of 1 broadcast in the
@@ -17,20 +18,22 @@ import functools
 
 import numpy as np
 
-from ...backends import cpu, onednn, output_pool
-from ...op import AFTER_BASELINE, Problem, Variant
+from ...backends import cpu, mkl, onednn, output_pool
+from ...op import AFTER_BASELINE, Problem, Variant, dtype_name
+from ...tuning import dispatch
 from . import baseline
 from .reference import logical
 
 
-# Below about 100^3 multiply-adds oneDNN's ~25 us a call (memory objects, the stream)
-# costs more than OpenBLAS's whole product (measured: 64^3 37 us vs 13 us, 128^3 105 us
-# vs 1.3 ms), so small products (a framework's many) stay with NumPy untuned.
-ONEDNN_MIN_MNK = 1 << 20
+# Below about 100^3 multiply-adds a library call's own cost, oneDNN's ~25 us (memory
+# objects, the stream) or MKL's ~14 us (ctypes, its threads), is more than OpenBLAS's whole
+# product (measured: oneDNN 64^3 37 us vs 13; MKL 64^3 24 us vs 9, 128^3 56 vs 99), so small
+# products (a framework's many) stay with NumPy untuned.
+CALL_MIN_MNK = 1 << 20
 
 
 def _onednn_supported(problem: Problem) -> bool:
-    return (problem.size >= ONEDNN_MIN_MNK and onednn.available()
+    return (problem.size >= CALL_MIN_MNK and onednn.available()
             and onednn.library().matmul_supports(problem.dtype))
 
 
@@ -83,15 +86,40 @@ def onednn_product(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.nda
 
 
 def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: np.ndarray | None = None):
-    """op(a) @ op(b) for 2-d operands (the RNN's products), into `out` where given: oneDNN's
-    where it goes first on this machine (onednn_first) and the product is large enough,
-    else NumPy's."""
+    """op(a) @ op(b) for C-contiguous 2-d operands as stored (the RNN's products), into
+    `out` where given, by the matmul family's choice for the product (tuned, nearest,
+    sibling or heuristic, verified like hakl.matmul's): an RNN's GEMMs are tuned as matmul
+    keys when the suite tunes the RNN cases, as on OpenCL."""
+    from . import MATMUL  # the family's declaration imports this module
+
     m, k = (a.shape[1], a.shape[0]) if ta else a.shape
     n = b.shape[0] if tb else b.shape[1]
-    if (m * n * k >= ONEDNN_MIN_MNK and a.dtype == np.float32 and onednn_first() and a.flags.c_contiguous
-            and b.flags.c_contiguous and (out is None or out.flags.c_contiguous)):
-        return onednn_product(a, b, ta, tb, out)
-    return np.matmul(a.T if ta else a, b.T if tb else b, out=out)
+    problem = Problem("matmul", "cpu", dtype_name(a.dtype), (m, n, k), (("batch", ""), ("ta", ta), ("tb", tb)))
+    return dispatch.select(MATMUL, problem).run(problem, a, b, out=out)
+
+
+def _mkl_supports(problem: Problem) -> bool:
+    return problem.flag("batch") == "" and mkl.gemm_supports(problem.np_dtype)
+
+
+def mkl_first() -> bool:
+    """Whether MKL's GEMM goes first untuned: on Intel CPUs, where MKL runs its own
+    AVX-512 / AVX2 kernels (on the 2-core Ice Lake Xeon, float32: 1024^3 203-212 GFLOP/s
+    against OpenBLAS's 173, an LSTM step's (32, 256) @ (256, 1024) 115-120 us against 177,
+    its (2048, 256) @ (256, 1024) input projection 200 against 155). Elsewhere it serves
+    once tuned."""
+    return cpu.cpu_vendor() == "GenuineIntel"
+
+
+def _mkl(problem: Problem, config: dict):
+    ta, tb = problem.flag("ta"), problem.flag("tb")
+    *_, m, n, _ = problem.shape
+    dtype = problem.np_dtype
+
+    def launch(a, b, out=None):
+        return mkl.gemm(a, b, ta, tb, output_pool.empty((m, n), dtype) if out is None else out)
+
+    return launch
 
 
 def _onednn(problem: Problem, config: dict):
@@ -107,5 +135,8 @@ def variants() -> list[Variant]:
         Variant("onednn", "cpu", _onednn, supports=_onednn_supported,
                 rank=lambda p: -1 if onednn_first() else AFTER_BASELINE,
                 sources=(onednn.__file__,)),
-        Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True),
+        Variant("mkl", "cpu", _mkl, supports=_mkl_supports, accepts_out=True,
+                rank=lambda p: -2 if mkl_first() and p.size >= CALL_MIN_MNK else AFTER_BASELINE,
+                sources=(mkl.__file__,)),
+        Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True, accepts_out=True),
     ]

@@ -2,7 +2,7 @@
 per gate per step, reference.py's code in the input dtype) and the fused variant
 (fused.py: one GEMM for every step's input projection, per step one GEMM into a
 preallocated buffer and one numba kernel for the gate math and the state update; the GEMMs
-are the matmul family's, matmul.cpu.gemm).
+are the matmul family's choices, matmul.cpu.gemm).
 
 One numba kernel per direction of the pass (forward, backward), compiled once per dtype;
 the mode is a run-time code (fused.CODES), so four modes cost no extra compilation. The
@@ -24,12 +24,16 @@ from .reference import GATES
 
 
 class _CpuLib(fused.ArrayLib):
-    """NumPy's arrays, the matmul family's CPU products: oneDNN's GEMM where it goes first
-    on this machine (matmul.cpu.onednn_first: the Zen 5 EPYC's OpenBLAS runs AVX2 code),
-    NumPy's elsewhere."""
+    """NumPy's arrays, the matmul family's CPU products (matmul.cpu.gemm: its tuned or
+    heuristic choice per product, OpenBLAS, oneDNN or MKL)."""
 
     def gemm(self, a, b, ta=False, tb=False, out=None):
         return matmul_cpu.gemm(a, b, ta, tb, out)
+
+    def step_weights(self, w_hh):
+        # W_hh^T copied once a call (1 MB at H=256): MKL's (32, 256) @ (256, 1024) took 115-120
+        # us where reading the transpose in place took 304, oneDNN 185, OpenBLAS 241 (Ice Lake)
+        return np.ascontiguousarray(w_hh.T), False
 
 
 CPU_LIB = _CpuLib("numpy")

@@ -38,6 +38,10 @@ class ArrayLib:
         """op(a) @ op(b), into `out` where given; returns the product."""
         return self.xp.matmul(a.T if ta else a, b.T if tb else b, out=out)
 
+    def step_weights(self, w_hh):
+        """(w, tb): the per-step product h @ W_hh^T as gemm(h, w, tb=tb). As stored here."""
+        return w_hh, True
+
     def colsum(self, a):
         return a.sum(axis=0)
 
@@ -62,8 +66,9 @@ def forward(lib, step, mode, reverse, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths
     ha = lib.empty((b, gh), x.dtype)
     y = lib.empty((t, b, h), x.dtype)
     lens = lib.lengths(lengths, t, b)
+    w_step, tb = lib.step_weights(w_hh)
     for s, prev, new in steps(t, reverse):
-        ha = lib.gemm(hs[prev], w_hh, tb=True, out=ha)
+        ha = lib.gemm(hs[prev], w_step, tb=tb, out=ha)
         step(code, xa[s], ha, b_ih, b_hh, hs[prev], hs[new], cs[prev], cs[new], gates[s], y[s], lens, s)
     last = 0 if reverse else t
     return (y, hs[last].copy()) + ((cs[last].copy(),) if lstm else ()) + (ws,)
