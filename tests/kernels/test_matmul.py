@@ -225,6 +225,12 @@ def test_gemm_serves_the_matmul_familys_choice_into_out(name, monkeypatch, rng):
         got = matmul_cpu.gemm(x, y, ta, tb, out=out)
         assert got is out
         np.testing.assert_allclose(out, a.astype(np.float64) @ b.T.astype(np.float64), rtol=1e-4, atol=1e-4)
+    # views: strided operands and a transposed (Fortran-order) buffer
+    want = a[:, ::2].astype(np.float64) @ b[:, ::2].T.astype(np.float64)
+    np.testing.assert_allclose(matmul_cpu.gemm(a[:, ::2], b[:, ::2], tb=True), want, rtol=1e-4, atol=1e-4)
+    out = np.empty((160, 96), np.float32).T
+    assert matmul_cpu.gemm(a[:, ::2], b[:, ::2], tb=True, out=out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
 
 
 def test_mkl_goes_first_on_intel_cpus_above_the_size_a_call_costs(monkeypatch):

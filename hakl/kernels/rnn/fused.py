@@ -97,7 +97,9 @@ def backward(lib, step_grad, mode, reverse, x, w_ih, w_hh, ws, dy, dh_n, dc_n, l
     dx = lib.gemm(flat_in, w_ih).reshape(t, b, n_in)
     dw_ih = lib.gemm(flat_in, x.reshape(t * b, n_in), ta=True)
     dw_hh = lib.gemm(flat_hid, before, ta=True)
-    return (dx, dw_ih, dw_hh, lib.colsum(flat_in), lib.colsum(flat_hid), dh) + ((dc,) if lstm else ())
+    db_ih = lib.colsum(flat_in)
+    db_hh = lib.colsum(flat_hid) if mode == "GRU" else db_ih.copy()  # one sum of (T*B, G*H): 2 ms on the CPU
+    return (dx, dw_ih, dw_hh, db_ih, db_hh, dh) + ((dc,) if lstm else ())
 
 
 def forward_launcher(problem, lib, step):
