@@ -233,6 +233,23 @@ def test_gemm_serves_the_matmul_familys_choice_into_out(name, monkeypatch, rng):
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ("numpy", "onednn", "mkl"))
+def test_one_launcher_serves_every_shape_of_its_bucket(name, rng):
+    """Dispatch keeps one launcher per bucket: it must read M, N and K off its operands."""
+    from hakl.kernels.matmul import MATMUL
+
+    flags = (("batch", ""), ("ta", False), ("tb", True))
+    problems = [Problem("matmul", "cpu", "float32", s, flags) for s in ((256, 192, 130), (250, 180, 129))]
+    assert MATMUL.bucket(problems[0]) == MATMUL.bucket(problems[1])
+    variant = MATMUL.variant("cpu", name)
+    if not variant.supports(problems[0]):
+        pytest.skip(f"{name} does not serve float32 products here")
+    launch = variant.build(problems[0], variant.default_config(problems[0]))
+    for m, n, k in (p.shape for p in problems):
+        a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((n, k)).astype(np.float32)
+        np.testing.assert_allclose(launch(a, b), a.astype(np.float64) @ b.T, rtol=1e-4, atol=1e-4)
+
+
 def test_mkl_goes_first_on_intel_cpus_above_the_size_a_call_costs(monkeypatch):
     from hakl.backends import cpu, mkl
     from hakl.kernels.matmul import MATMUL

@@ -178,6 +178,45 @@ def test_fused_cpu_kernels_through_each_gemm_match_the_reference(mode, gemm, mon
     assert calls
 
 
+def test_every_product_of_a_layer_runs_on_the_step_products_library(monkeypatch, rng):
+    """Planted: MKL tuned for the per-step product alone (the rest heuristic: OpenBLAS at
+    these sizes). Libraries whose threads spin after a call slow each other when an RNN's
+    products alternate between them, so both passes run every product on MKL."""
+    from hakl.backends import mkl
+    from hakl.kernels.matmul import MATMUL
+    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.kernels.rnn import _backward as rnn_backward  # rnn_train's declared derivative
+    from hakl.tuning import dispatch
+    from hakl.tuning.db import Choice
+    from hakl.tuning.keys import key_for
+
+    if not mkl.available():
+        pytest.skip(f"MKL: {mkl.unavailable_reason()}")
+    t, b, n_in, h = 3, 4, 5, 6
+    step = matmul_cpu._problem(b, 4 * h, h, np.dtype(np.float32), False, False)
+    mkl_variant = MATMUL.variant("cpu", "mkl")
+    dispatch.database().choose(key_for(MATMUL, step), Choice("mkl", {}, mkl_variant.source_hash(), hakl.__version__,
+                                                             1e-6))
+    dispatch.clear_memo()
+    assert matmul_cpu.gemm_variant(b, 4 * h, h, np.float32) == "mkl"
+    assert dispatch.select(MATMUL, matmul_cpu._problem(t * b, 4 * h, n_in, np.dtype(np.float32), False,
+                                                       True)).variant.name == "numpy"
+    served = []
+    select = dispatch.select
+
+    def recording(op, problem, *rest):
+        chosen = select(op, problem, *rest)
+        if op is MATMUL:
+            served.append(chosen.variant.name)
+        return chosen
+    monkeypatch.setattr(dispatch, "select", recording)
+    w = _weights("LSTM", 1, 1, n_in, h, "float32", rng)
+    x = rng.standard_normal((b, t, n_in)).astype(np.float32)
+    out = hakl.rnn_train("LSTM", x, w)
+    rnn_backward(("LSTM", x, w), {}, out, (rng.standard_normal((b, t, h)).astype(np.float32), None, None, None))
+    assert served and set(served) == {"mkl"}, served
+
+
 def test_dropout_between_layers_follows_the_seed(rng):
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
     w = _weights("GRU", 3, 1, 3, 4, "float32", rng)

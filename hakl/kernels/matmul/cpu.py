@@ -85,21 +85,37 @@ def onednn_product(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.nda
     return out
 
 
-def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: np.ndarray | None = None):
-    """op(a) @ op(b) for C-contiguous 2-d operands as stored (the RNN's products), into
-    `out` where given, by the matmul family's choice for the product (tuned, nearest,
-    sibling or heuristic, verified like hakl.matmul's): an RNN's GEMMs are tuned as matmul
-    keys when the suite tunes the RNN cases, as on OpenCL."""
+def _problem(m: int, n: int, k: int, dtype: np.dtype, ta: bool, tb: bool) -> Problem:
+    return Problem("matmul", "cpu", dtype_name(dtype), (m, n, k), (("batch", ""), ("ta", ta), ("tb", tb)))
+
+
+def gemm_variant(m: int, n: int, k: int, dtype: np.dtype, ta: bool = False, tb: bool = False) -> str:
+    """The matmul family's variant for an (m, n, k) product (tuned, nearest, sibling or heuristic)."""
     from . import MATMUL  # the family's declaration imports this module
 
+    return dispatch.select(MATMUL, _problem(m, n, k, dtype, ta, tb)).variant.name
+
+
+def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: np.ndarray | None = None,
+         variant: str | None = None):
+    """op(a) @ op(b) for 2-d operands as stored (the RNN's products), into `out` where
+    given, by the matmul family's choice for the product (tuned, nearest, sibling or
+    heuristic, verified like hakl.matmul's), or by `variant` where it serves the product:
+    an RNN's GEMMs are tuned as matmul keys when the suite tunes the RNN cases, as on OpenCL."""
+    from . import MATMUL
+
     if out is not None and not out.flags.c_contiguous:  # the launchers write C order
-        out[...] = gemm(a, b, ta, tb)
+        out[...] = gemm(a, b, ta, tb, variant=variant)
         return out
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as hakl.matmul hands them over
     m, k = (a.shape[1], a.shape[0]) if ta else a.shape
     n = b.shape[0] if tb else b.shape[1]
-    problem = Problem("matmul", "cpu", dtype_name(a.dtype), (m, n, k), (("batch", ""), ("ta", ta), ("tb", tb)))
-    return dispatch.select(MATMUL, problem).run(problem, a, b, out=out)
+    problem = _problem(m, n, k, a.dtype, ta, tb)
+    try:
+        selection = dispatch.select(MATMUL, problem, variant)
+    except NotImplementedError:  # `variant` does not serve this product (too small for oneDNN)
+        selection = dispatch.select(MATMUL, problem)
+    return selection.run(problem, a, b, out=out)
 
 
 def _mkl_supports(problem: Problem) -> bool:
@@ -117,11 +133,11 @@ def mkl_first() -> bool:
 
 def _mkl(problem: Problem, config: dict):
     ta, tb = problem.flag("ta"), problem.flag("tb")
-    *_, m, n, _ = problem.shape
-    dtype = problem.np_dtype
 
-    def launch(a, b, out=None):
-        return mkl.gemm(a, b, ta, tb, output_pool.empty((m, n), dtype) if out is None else out)
+    def launch(a, b, out=None):  # the launcher serves a bucket of shapes: M and N from the operands
+        if out is None:
+            out = output_pool.empty((a.shape[1] if ta else a.shape[0], b.shape[0] if tb else b.shape[1]), a.dtype)
+        return mkl.gemm(a, b, ta, tb, out)
 
     return launch
 

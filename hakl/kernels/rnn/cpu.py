@@ -24,11 +24,23 @@ from .reference import GATES
 
 
 class _CpuLib(fused.ArrayLib):
-    """NumPy's arrays, the matmul family's CPU products (matmul.cpu.gemm: its tuned or
-    heuristic choice per product, OpenBLAS, oneDNN or MKL)."""
+    """NumPy's arrays, the matmul family's CPU products (matmul.cpu.gemm: OpenBLAS, oneDNN
+    or MKL), all of one pass on one library (`pinned`)."""
+
+    def __init__(self, module: str, library: str | None = None):
+        super().__init__(module)
+        self.library = library
 
     def gemm(self, a, b, ta=False, tb=False, out=None):
-        return matmul_cpu.gemm(a, b, ta, tb, out)
+        return matmul_cpu.gemm(a, b, ta, tb, out, self.library)
+
+    def pinned(self, b, h, gh, dtype):
+        # Every product of the layer (both passes) on the library the matmul family picks
+        # for the per-step product (b, h) @ (h, gh), the one made 2T times: the tuner picks
+        # each product's fastest alone, and libraries whose threads keep spinning after a
+        # call (OpenBLAS's, MKL's OpenMP) slowed each other when the products alternated
+        # between them (rnn_train LSTM T64 B32 H256 on the Ice Lake Xeon: 255 ms mixed, 65 on MKL)
+        return _CpuLib("numpy", matmul_cpu.gemm_variant(b, gh, h, dtype))
 
     def step_weights(self, w_hh):
         # W_hh^T copied once a call (1 MB at H=256): MKL's (32, 256) @ (256, 1024) took 115-120
