@@ -181,7 +181,8 @@ def test_fused_cpu_kernels_through_each_gemm_match_the_reference(mode, gemm, mon
 def test_every_product_of_a_layer_runs_on_the_step_products_library(monkeypatch, rng):
     """Planted: MKL tuned for the per-step product alone (the rest heuristic: OpenBLAS at
     these sizes). Libraries whose threads spin after a call slow each other when an RNN's
-    products alternate between them, so both passes run every product on MKL."""
+    products alternate between them, so the fused variants' untuned library (config "gemm",
+    tuned with the whole pass) is the step product's for every product of both passes."""
     from hakl.backends import mkl
     from hakl.kernels.matmul import MATMUL
     from hakl.kernels.matmul import cpu as matmul_cpu

@@ -24,23 +24,15 @@ from .reference import GATES
 
 
 class _CpuLib(fused.ArrayLib):
-    """NumPy's arrays, the matmul family's CPU products (matmul.cpu.gemm: OpenBLAS, oneDNN
-    or MKL), all of one pass on one library (`pinned`)."""
+    """NumPy's arrays, the products on one of the matmul family's CPU libraries (OpenBLAS
+    "numpy", "onednn" or "mkl"; matmul.cpu.gemm, verified like hakl.matmul's)."""
 
-    def __init__(self, module: str, library: str | None = None):
-        super().__init__(module)
+    def __init__(self, library: str):
+        super().__init__("numpy")
         self.library = library
 
     def gemm(self, a, b, ta=False, tb=False, out=None):
         return matmul_cpu.gemm(a, b, ta, tb, out, self.library)
-
-    def pinned(self, b, h, gh, dtype):
-        # Every product of the layer (both passes) on the library the matmul family picks
-        # for the per-step product (b, h) @ (h, gh), the one made 2T times: the tuner picks
-        # each product's fastest alone, and libraries whose threads keep spinning after a
-        # call (OpenBLAS's, MKL's OpenMP) slowed each other when the products alternated
-        # between them (rnn_train LSTM T64 B32 H256 on the Ice Lake Xeon: 255 ms mixed, 65 on MKL)
-        return _CpuLib("numpy", matmul_cpu.gemm_variant(b, gh, h, dtype))
 
     def step_weights(self, w_hh):
         # W_hh^T copied once a call (1 MB at H=256): MKL's (32, 256) @ (256, 1024) took 115-120
@@ -48,7 +40,19 @@ class _CpuLib(fused.ArrayLib):
         return np.ascontiguousarray(w_hh.T), False
 
 
-CPU_LIB = _CpuLib("numpy")
+# One GEMM library for every product of a pass, tuned with the pass itself (config "gemm"):
+# tuned per product alone, the Ice Lake Xeon's choices mixed OpenBLAS, oneDNN and MKL, whose
+# threads keep spinning after a call, and rnn_train LSTM T64 B32 H256 took 129-255 ms against
+# 64-67 on MKL alone (and 75-84 on OpenBLAS alone, which one product's timing had picked).
+_GEMMS = {"gemm": ("numpy", "onednn", "mkl")}
+
+
+def _default_gemm(problem: Problem) -> dict:
+    """Untuned: the matmul family's choice for the per-step product (B, H) @ (H, G*H)."""
+    t, b, n_in, h = problem.shape
+    return {"gemm": matmul_cpu.gemm_variant(b, GATES[problem.flag("mode")] * h, h, problem.np_dtype)}
+
+
 _OPTS = dict(cache=True, error_model="numpy")  # numpy's: no zero-division branch to stop the vectoriser
 
 
@@ -174,11 +178,11 @@ def _baseline_backward(problem: Problem, config: dict):
 
 
 def _fused_forward(problem: Problem, config: dict):
-    return fused.forward_launcher(problem, CPU_LIB, _step)
+    return fused.forward_launcher(problem, _CpuLib(config["gemm"]), _step)
 
 
 def _fused_backward(problem: Problem, config: dict):
-    return fused.backward_launcher(problem, CPU_LIB, _step_grad)
+    return fused.backward_launcher(problem, _CpuLib(config["gemm"]), _step_grad)
 
 
 # ---- oneDNN's RNN primitives (inference) ----------------------------------------
@@ -237,9 +241,10 @@ def forward_variants() -> list[Variant]:
     # T64 B32 I256 H256 forward in 24 ms where the fused kernels took 73 (torch 49, same run)
     return [Variant("onednn", "cpu", _onednn_forward, supports=_onednn_supported, accepts_out=True,
                     sources=(onednn.__file__,)),
-            Variant("fused", "cpu", _fused_forward, accepts_out=True),
+            Variant("fused", "cpu", _fused_forward, accepts_out=True, space=_GEMMS, default=_default_gemm),
             Variant("numpy", "cpu", _baseline_forward, baseline=True, accepts_out=True)]
 
 
 def backward_variants() -> list[Variant]:
-    return [Variant("fused", "cpu", _fused_backward), Variant("numpy", "cpu", _baseline_backward, baseline=True)]
+    return [Variant("fused", "cpu", _fused_backward, space=_GEMMS, default=_default_gemm),
+            Variant("numpy", "cpu", _baseline_backward, baseline=True)]

@@ -42,10 +42,6 @@ class ArrayLib:
         """(w, tb): the per-step product h @ W_hh^T as gemm(h, w, tb=tb). As stored here."""
         return w_hh, True
 
-    def pinned(self, b: int, h: int, gh: int, dtype):
-        """This lib for one pass of a (batch b, hidden h, gates·h gh) layer: here itself."""
-        return self
-
     def colsum(self, a):
         return a.sum(axis=0)
 
@@ -58,7 +54,6 @@ def forward(lib, step, mode, reverse, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths
     h = w_hh.shape[1]
     gh = GATES[mode] * h
     code, lstm = CODES[mode], mode == "LSTM"
-    lib = lib.pinned(b, h, gh, x.dtype)
     ws = out if out is not None else lib.empty(layout(mode, t, b, h)["size"][0], x.dtype)
     v = views(ws, mode, t, b, h)
     hs, gates = v["h"], v["gates"]
@@ -84,7 +79,6 @@ def backward(lib, step_grad, mode, reverse, x, w_ih, w_hh, ws, dy, dh_n, dc_n, l
     h = w_hh.shape[1]
     gh = GATES[mode] * h
     code, lstm = CODES[mode], mode == "LSTM"
-    lib = lib.pinned(b, h, gh, x.dtype)
     v = views(ws, mode, t, b, h)
     hs, gates = v["h"], v["gates"]
     cs = v["c"] if lstm else lib.empty((t + 1, 1, 1), x.dtype)

@@ -35,9 +35,6 @@ class _Lib:
     def step_weights(self, w_hh):
         return w_hh, True  # the tuned kernels read the transpose in place
 
-    def pinned(self, b, h, gh, dtype):
-        return self  # hakl.matmul's kernels share one queue: nothing to keep apart
-
     def colsum(self, a):
         from ..reduction import sum as total
 
