@@ -13,6 +13,7 @@ from . import output_pool
 from .base import Backend, HostTimer
 
 
+@functools.cache  # dispatch reads the host's kind on every memo miss
 def _cpuinfo(field: str) -> str | None:
     """The first `field` line of /proc/cpuinfo (None where there is none)."""
     try:
@@ -29,7 +30,6 @@ def _cpu_name() -> str:
     return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
-@functools.cache
 def cpu_vendor() -> str:
     """GenuineIntel, AuthenticAMD, ... ('' where the system does not say)."""
     return _cpuinfo("vendor_id") or ""

@@ -250,6 +250,16 @@ def test_one_launcher_serves_every_shape_of_its_bucket(name, rng):
         np.testing.assert_allclose(launch(a, b), a.astype(np.float64) @ b.T, rtol=1e-4, atol=1e-4)
 
 
+def test_gemm_asked_for_a_variant_that_cannot_serve_takes_the_familys_choice(rng):
+    """An RNN pass pinned to oneDNN still makes products oneDNN does not serve (below
+    CALL_MIN_MNK, float64): those take the matmul family's own choice, verified."""
+    from hakl.kernels.matmul import cpu as matmul_cpu
+
+    for dtype in (np.float32, np.float64):
+        a, b = rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype)
+        np.testing.assert_allclose(matmul_cpu.gemm(a, b, tb=True, variant="onednn"), a @ b.T, rtol=1e-5)
+
+
 def test_mkl_goes_first_on_intel_cpus_above_the_size_a_call_costs(monkeypatch):
     from hakl.backends import cpu, mkl
     from hakl.kernels.matmul import MATMUL
