@@ -376,6 +376,26 @@ def _domain(spec: Input, backend: str) -> tuple[str, ...]:
     return tuple(d for d in names if d in have or d not in FLOATS)
 
 
+def call_key(function: str, arrays: Iterable[Any], *options: Any) -> tuple | None:
+    """What a public call's checks and problem depend on, for dispatch.planned: each array's
+    dtype, shape and strides (its layout), and each option with its type (axis=True must not
+    find axis=1's plan). None where an argument is not a NumPy array (a device array's plan
+    would depend on its device too) or an option is unhashable: that call is checked in full."""
+    key: list[Any] = [function]
+    for a in arrays:
+        if type(a) is not np.ndarray:
+            return None
+        key += (a.dtype, a.shape, a.strides)
+    for o in options:
+        key += (type(o), o)
+    key = tuple(key)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def validate(function: str, inputs: tuple[Input, ...], arrays: tuple[Any, ...], same_shape: bool = True):
     """The backend that holds `arrays` (one per declared input); raises TypeError/ValueError
     naming `function` and the argument for a non-array, a second device, a dtype outside the

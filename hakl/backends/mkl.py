@@ -31,6 +31,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .base import wheel_library_dirs
+from .cpu import data_address
 
 # VML_LA | VML_ERRMODE_IGNORE; VML_FTZDAZ_CURRENT (0): no MXCSR change on entry and exit.
 MODE = 0x1 | 0x100
@@ -45,6 +46,10 @@ def library_candidates() -> list[Path]:
 
 
 _loaded: list[Path] = []  # the libmkl_rt that _load loaded
+# MKL's threads from GNU OpenMP, the runtime numba's omp layer and oneDNN's gomp build use: one
+# pool for all of hakl's parallel regions, where Intel's libiomp5 beside them was a second one
+# (its threads spin 200 ms after a call by default, on the cores the next numba kernel wants).
+_THREADING_GNU = 3
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,6 +60,8 @@ def _load() -> str | None:
         try:
             llvm.load_library_permanently(str(path))
             _loaded.append(path)
+            if "MKL_THREADING_LAYER" not in os.environ:  # before any other MKL call, or it is fixed
+                ctypes.CDLL(str(path)).MKL_Set_Threading_Layer(_THREADING_GNU)
             return None
         except RuntimeError as exc:
             reasons.append(f"{path}: {exc}")
@@ -108,8 +115,8 @@ def gemm(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.ndarray) -> n
     m, k = (a.shape[1], a.shape[0]) if ta else a.shape
     n = b.shape[0] if tb else b.shape[1]
     _cblas_gemm(a.dtype)(_ROW_MAJOR, _TRANSPOSED if ta else _PLAIN, _TRANSPOSED if tb else _PLAIN, m, n, k, 1.0,
-                         a.ctypes.data, max(1, a.shape[1]), b.ctypes.data, max(1, b.shape[1]), 0.0,
-                         out.ctypes.data, max(1, n))
+                         data_address(a), max(1, a.shape[1]), data_address(b), max(1, b.shape[1]), 0.0, data_address(out),
+                         max(1, n))
     return out
 
 

@@ -494,3 +494,35 @@ def test_rotating_inputs_are_separate_buffers_with_the_same_contents(name):
         assert len({s[0].ctypes.data for s in sets}) == 3
     backend.copy_into(sets[1][0], backend.asarray(np.zeros((64, 33), np.float32)))  # one copy written...
     np.testing.assert_array_equal(backend.to_numpy(sets[2][0]), host[0])  # ...leaves the others alone
+
+
+def test_a_repeated_call_is_served_by_its_plan_and_anything_that_differs_is_checked_again(monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 8)).astype(np.float32)
+    hakl.softmax(x)
+
+    def no_select(*args, **kwargs):
+        raise AssertionError("selected again")
+
+    monkeypatch.setattr(dispatch, "select", no_select)
+    y = rng.standard_normal((4, 8)).astype(np.float32)  # new data, the same call: the plan
+    expected = np.exp(y - y.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(hakl.softmax(y), expected / expected.sum(axis=-1, keepdims=True), rtol=1e-5)
+    with pytest.raises(TypeError, match="softmax.*'axis'"):  # True is not axis 1's plan
+        hakl.softmax(x, axis=True)
+    with pytest.raises(TypeError, match="softmax.*'x'"):
+        hakl.softmax(x.astype(np.int32))
+    with pytest.raises(AssertionError, match="selected again"):  # another layout, same shape
+        hakl.softmax(np.asfortranarray(x))
+    with pytest.raises(AssertionError, match="selected again"):  # another database forgets the plans
+        dispatch.set_database(TuningDB(tmp_path / "other.sqlite"))
+        hakl.softmax(x)
+
+
+def test_observers_see_the_selects_of_calls_that_have_a_plan():
+    x = np.ones((4, 8), np.float32)
+    hakl.cumsum(x, axis=1)
+    with dispatch.capture() as seen:
+        hakl.cumsum(x, axis=1)
+        hakl.cumsum(x, axis=1)
+    assert [op.name for op, _ in seen] == ["cumsum", "cumsum"]

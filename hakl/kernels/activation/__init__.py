@@ -21,14 +21,12 @@ each, and run the `activation_grad` op. relu's gradient at 0 is 0.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ...backends import backend_of
-from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name,
-                   option, register, register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name, option,
+                   register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 
@@ -133,14 +131,22 @@ def _param_values(name: str, fn: str, params: dict) -> tuple:
 
 
 def _flat(op: Op, name: str, fn: str, arrays: tuple, specs: tuple, params: dict):
+    key = call_key(name, arrays, fn, *params.keys(), *params.values())
+    return dispatch.planned(key, lambda: _prepare(op, name, fn, arrays, specs, params))(*arrays)
+
+
+def _prepare(op: Op, name: str, fn: str, arrays: tuple, specs: tuple, params: dict):
+    """The activation on arrays like `arrays`, checked: a function of the arrays."""
     backend = validate(name, specs, arrays)
     values = _param_values(name, fn, params)
     x = arrays[0]
+    shape, dtype = x.shape, x.dtype
     if x.size == 0:
-        return backend.empty(x.shape, x.dtype)
-    flats = [backend.ascontiguous(a).reshape(-1) if a.ndim else backend.ascontiguous(a).reshape(1) for a in arrays]
-    problem = Problem(op.name, backend.name, dtype_name(x.dtype), (x.size,), (("fn", fn),), values)
-    return problem.launch(dispatch.select(op, problem).launcher, *flats).reshape(x.shape)
+        return lambda *arrays: backend.empty(shape, dtype)
+    problem = Problem(op.name, backend.name, dtype_name(dtype), (x.size,), (("fn", fn),), values)
+    launcher, flat = dispatch.select(op, problem).launcher, (x.size,)
+    return lambda *arrays: problem.launch(launcher, *[backend.ascontiguous(a).reshape(flat) for a in arrays]
+                                          ).reshape(shape)
 
 
 def activation(fn: str, x: Any, name: str | None = None, **params: Any) -> Any:

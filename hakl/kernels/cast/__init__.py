@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of, get as get_backend
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name, option,
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name, option,
                    register, register_function)
 from ...tuning import dispatch
 from . import reference
@@ -143,22 +143,24 @@ def _known_dtype(value: Any, backend: str) -> np.dtype:
     return dt
 
 
-@functools.lru_cache(maxsize=4096)
-def _problem(backend: str, source: np.dtype, size: int, to: np.dtype) -> Problem:
-    return Problem("cast", backend, dtype_name(source), (size,), (("to", dtype_name(to)),))
-
-
 def cast(x: Any, dtype: Any) -> Any:
     """`x` converted to `dtype`, a new array on x's device (see the module docstring for the rules)."""
+    return dispatch.planned(call_key("cast", (x,), dtype), lambda: _prepare(x, dtype))(x)
+
+
+def _prepare(x: Any, dtype: Any):
+    """The cast of arrays like `x`, checked: a function of the array."""
     backend = backend_of(x, "cast", "x")
     to = _dtype_arg("cast", "dtype", dtype, backend.name)
     if dtype_name(x.dtype) not in dtypes(backend.name):
         raise TypeError(f"cast: argument 'x' has dtype {x.dtype}, not supported on {backend.name}; "
                         f"expected one of {', '.join(dtypes(backend.name))}")
+    shape = x.shape
     if x.size == 0:
-        return backend.empty(x.shape, to)
-    flat = backend.ascontiguous(x).reshape(-1)
-    return dispatch.select(CAST, _problem(backend.name, x.dtype, x.size, to)).launcher(flat).reshape(x.shape)
+        return lambda x: backend.empty(shape, to)
+    launcher = dispatch.select(CAST, Problem("cast", backend.name, dtype_name(x.dtype), (x.size,),
+                                             (("to", dtype_name(to)),))).launcher
+    return lambda x: launcher(backend.ascontiguous(x).reshape(-1)).reshape(shape)
 
 
 def cast_grad(dy: Any, dtype: Any) -> Any:

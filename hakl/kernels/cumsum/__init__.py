@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
-                   option, register, register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, check_axis,
+                   dtype_name, option, register, register_function)
 from ...tuning import dispatch
 from ..cast import cast, dtypes as cast_dtypes
 from . import reference
@@ -91,6 +91,13 @@ def _check_flag(op: str, name: str, value: Any) -> bool:
 
 def _scan(op: str, x_name: str, x: Any, axis: Any, dtype: Any, exclusive: Any, reverse: Any) -> Any:
     """cumsum's work for the public functions `op` (errors name it and `x_name`)."""
+    prepared = dispatch.planned(call_key(op, (x,), axis, dtype, exclusive, reverse),
+                                lambda: _prepare(op, x_name, x, axis, dtype, exclusive, reverse))
+    return prepared(x)
+
+
+def _prepare(op: str, x_name: str, x: Any, axis: Any, dtype: Any, exclusive: Any, reverse: Any):
+    """The scan of arrays like `x`, checked: a function of the array."""
     backend = backend_of(x, op, x_name)
     exclusive, reverse = _check_flag(op, "exclusive", exclusive), _check_flag(op, "reverse", reverse)
     if dtype is not None:
@@ -113,17 +120,22 @@ def _scan(op: str, x_name: str, x: Any, axis: Any, dtype: Any, exclusive: Any, r
         shape = tuple(x.shape)
     out_dtype = x.dtype if dtype is None else wanted
     if x.size == 0:
-        return backend.empty(shape, out_dtype)
-    # Contiguous first (the backend's strided copy takes any view), then convert with
-    # the cast op, which has every dtype pair of the backend.
-    x = backend.ascontiguous(x)
-    if x.dtype != out_dtype:
-        x = cast(x, out_dtype)
+        return lambda x: backend.empty(shape, out_dtype)
     dims = shape or (1,)
     shape3 = (math.prod(dims[:axis]), dims[axis], math.prod(dims[axis + 1:]))
-    problem = Problem("cumsum", backend.name, dtype_name(x.dtype), shape3,
+    problem = Problem("cumsum", backend.name, dtype_name(out_dtype), shape3,
                       (("exclusive", exclusive), ("reverse", reverse)))
-    return dispatch.select(CUMSUM, problem).launcher(x.reshape(shape3)).reshape(shape)
+    launcher = dispatch.select(CUMSUM, problem).launcher
+
+    def run(x):
+        # Contiguous first (the backend's strided copy takes any view), then convert with
+        # the cast op, which has every dtype pair of the backend.
+        x = backend.ascontiguous(x)
+        if x.dtype != out_dtype:
+            x = cast(x, out_dtype)
+        return launcher(x.reshape(shape3)).reshape(shape)
+
+    return run
 
 
 def cumsum(x: Any, axis: int | None = None, dtype: Any = None, exclusive: bool = False,

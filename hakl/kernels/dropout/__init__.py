@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
-                   option, register, register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, check_axis,
+                   dtype_name, option, register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 
@@ -209,48 +209,62 @@ def _layout(shape: tuple[int, ...], axes: tuple[int, ...] | None):
     return tuple(dims), kinds, mask
 
 
-def _run_forward(backend, x, p: float, seed: int, offset: int, axes, scale: float, keep_mask: bool):
-    merged, pattern, mshape = _layout(x.shape, axes)
+def _forward(backend, x, p: float, axes, scale: float, keep_mask: bool):
+    """The forward on arrays like `x`: a function of (x, seed, offset) giving (out, mask)."""
+    shape = x.shape
+    merged, pattern, mshape = _layout(shape, axes)
     if x.size == 0:
-        return backend.empty(x.shape, x.dtype), backend.empty(mshape, np.uint8) if keep_mask else None
-    problem = Problem("dropout", backend.name, dtype_name(x.dtype), merged,
-                      (("mask", keep_mask), ("slices", pattern)),
-                      (("p", p), ("seed", seed), ("offset", offset), ("scale", scale)))
-    result = problem.launch(dispatch.select(DROPOUT, problem).launcher, backend.ascontiguous(x).reshape(merged))
-    out, mask = result if keep_mask else (result, None)
-    return out.reshape(x.shape), None if mask is None else mask.reshape(mshape)
+        return lambda x, seed, offset: (backend.empty(shape, x.dtype),
+                                        backend.empty(mshape, np.uint8) if keep_mask else None)
+    # The params verify the choice on its first use; each call passes its own seed and offset.
+    problem = Problem("dropout", backend.name, dtype_name(x.dtype), merged, (("mask", keep_mask), ("slices", pattern)),
+                      (("p", p), ("seed", 0), ("offset", 0), ("scale", scale)))
+    launcher = dispatch.select(DROPOUT, problem).launcher
+
+    def run(x, seed, offset):
+        result = launcher(backend.ascontiguous(x).reshape(merged), p=p, seed=seed, offset=offset, scale=scale)
+        out, mask = result if keep_mask else (result, None)
+        return out.reshape(shape), None if mask is None else mask.reshape(mshape)
+
+    return run
 
 
 # ---- public functions ---------------------------------------------------------
 
 
+def _prepare_forward(op: str, arg: str, x: Any, p: Any, axis: Any, mode: Any, keep_mask: bool = False,
+                     training: Any = True):
+    """`op` on arrays like `x` (its argument `arg`), checked: _forward's function of (x, seed, offset)."""
+    backend = _check_array(op, arg, x)
+    p = _check_p(op, p)
+    upscale = _check_mode(op, mode)
+    axes = _check_axis(op, axis, x.ndim)
+    if not training:  # upscale_in_train: the identity, else the scaling by 1 - p
+        return (lambda x, seed, offset: (x, None)) if upscale else _forward(backend, x, 0.0, None, 1.0 - p, False)
+    return _forward(backend, x, p, axes, _scale(p, upscale), keep_mask)
+
+
 def dropout(x: Any, p: float = 0.5, axis: Any = None, training: bool = True,
             mode: str = "upscale_in_train", seed: int | None = None) -> Any:
     """Zero each element (or each slice along `axis`) with probability p; see the module docstring."""
-    backend = _check_array("dropout", "x", x)
-    p = _check_p("dropout", p)
-    upscale = _check_mode("dropout", mode)
-    axes = _check_axis("dropout", axis, x.ndim)
+    # The seed is the call's, not the plan's: checked on every call, drawn only in training.
     seed = None if seed is None else _check_u64("dropout", "seed", seed)
-    if not training:
-        if upscale:
-            return x
-        return _run_forward(backend, x, 0.0, 0, 0, None, 1.0 - p, False)[0]
-    seed = next_seed() if seed is None else seed
-    return _run_forward(backend, x, p, seed, 0, axes, _scale(p, upscale), False)[0]
+    prepared = dispatch.planned(call_key("dropout", (x,), p, axis, training, mode),
+                                lambda: _prepare_forward("dropout", "x", x, p, axis, mode, training=training))
+    if seed is None:
+        seed = next_seed() if training else 0
+    return prepared(x, seed, 0)[0]
 
 
 def dropout_forward(x: Any, p: float, seed: int, offset: int = 0, axis: Any = None,
                     mode: str = "upscale_in_train", keep_mask: bool = True):
     """(out, mask) in training: mask is uint8 (1 = kept) shaped like x, or with 1 on the
     axes not in `axis`; None when keep_mask=False (regenerate it from seed and offset)."""
-    backend = _check_array("dropout_forward", "x", x)
-    p = _check_p("dropout_forward", p)
-    upscale = _check_mode("dropout_forward", mode)
-    axes = _check_axis("dropout_forward", axis, x.ndim)
-    seed = _check_u64("dropout_forward", "seed", seed)
-    offset = _check_u64("dropout_forward", "offset", offset)
-    return _run_forward(backend, x, p, seed, offset, axes, _scale(p, upscale), bool(keep_mask))
+    op = "dropout_forward"
+    seed, offset = _check_u64(op, "seed", seed), _check_u64(op, "offset", offset)
+    prepared = dispatch.planned(call_key(op, (x,), p, axis, mode, keep_mask),
+                                lambda: _prepare_forward(op, "x", x, p, axis, mode, bool(keep_mask)))
+    return prepared(x, seed, offset)
 
 
 def dropout_backward(dy: Any, p: float, seed: int | None = None, offset: int = 0, mask: Any = None,
@@ -258,30 +272,45 @@ def dropout_backward(dy: Any, p: float, seed: int | None = None, offset: int = 0
     """Gradient w.r.t. x of dropout_forward(x, p, seed, offset, axis, mode): from the
     stored `mask`, or, given `seed` instead, from the regenerated one."""
     op = "dropout_backward"
-    backend = _check_array(op, "dy", dy)
-    p = _check_p(op, p)
-    scale = _scale(p, _check_mode(op, mode))
-    axes = _check_axis(op, axis, dy.ndim)
     offset = _check_u64(op, "offset", offset)
     if (seed is None) == (mask is None):
         raise ValueError(f"{op}: pass exactly one of 'seed' (regenerate the mask) and 'mask' (the stored one)")
     if mask is None:
         seed = _check_u64(op, "seed", seed)
-        return _run_forward(backend, dy, p, seed, offset, axes, scale, False)[0]
-    merged, pattern, mshape = _layout(dy.shape, axes)
+        prepared = dispatch.planned(call_key(op, (dy,), p, axis, mode),
+                                    lambda: _prepare_forward(op, "dy", dy, p, axis, mode))
+        return prepared(dy, seed, offset)[0]
+    return dispatch.planned(call_key(op, (dy, mask), p, axis, mode),
+                            lambda: _prepare_masked(dy, p, mask, axis, mode))(dy, mask)
+
+
+def _prepare_masked(dy: Any, p: Any, mask: Any, axis: Any, mode: Any):
+    """dropout_backward from the stored mask, checked: a function of (dy, mask)."""
+    op = "dropout_backward"
+    backend = _check_array(op, "dy", dy)
+    p = _check_p(op, p)
+    scale = _scale(p, _check_mode(op, mode))
+    axes = _check_axis(op, axis, dy.ndim)
+    shape = dy.shape
+    merged, pattern, mshape = _layout(shape, axes)
     if backend_of(mask, op, "mask") is not backend:
         raise TypeError(f"{op}: argument 'mask' is on {backend_of(mask).name} but 'dy' is on {backend.name}")
     if mask.dtype not in (np.uint8, np.bool_):
         raise TypeError(f"{op}: argument 'mask' must be uint8 or bool, got {mask.dtype}")
     if tuple(mask.shape) != tuple(mshape):
         raise ValueError(f"{op}: argument 'mask' has shape {tuple(mask.shape)}, expected {tuple(mshape)}")
+    dtype = dy.dtype
     if dy.size == 0:
-        return backend.empty(dy.shape, dy.dtype)
-    problem = Problem("dropout_grad", backend.name, dtype_name(dy.dtype), merged, (("slices", pattern),),
-                      (("scale", scale),), dtypes=(dtype_name(dy.dtype), "uint8"))
-    flat_mask = backend.ascontiguous(mask).reshape(-1).view(np.uint8)
+        return lambda dy, mask: backend.empty(shape, dtype)
+    problem = Problem("dropout_grad", backend.name, dtype_name(dtype), merged, (("slices", pattern),),
+                      (("scale", scale),), dtypes=(dtype_name(dtype), "uint8"))
     launcher = dispatch.select(DROPOUT_GRAD, problem).launcher
-    return problem.launch(launcher, backend.ascontiguous(dy).reshape(merged), flat_mask).reshape(dy.shape)
+
+    def run(dy, mask):
+        flat_mask = backend.ascontiguous(mask).reshape(-1).view(np.uint8)
+        return launcher(backend.ascontiguous(dy).reshape(merged), flat_mask, scale=scale).reshape(shape)
+
+    return run
 
 
 # ---- the public functions' declarations ----------------------------------------

@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name,
-                   option, register, register_function)
+from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key,
+                   dtype_name, option, register, register_function)
 from ...tuning import dispatch
 from . import reference
 
@@ -264,36 +264,32 @@ def binary(name: str, x: Any, y: Any) -> Any:
     return _binary(ELEMENTWISE, name, x, y)
 
 
-# Validated plans of array pairs, by (op, code, array type, dtypes, shapes): what a call
-# checks and works out depends on nothing else, and the framework repeats its pairs (a 4x8
-# add spent 8 of its 13 us here before). Bounded: cleared when full.
-_PLANS: dict[tuple, tuple] = {}
-_PLANS_LIMIT = 4096
-
-
 def _binary(op: Op, name: str, x: Any, y: Any) -> Any:
     """op's code `name` of x and y (an arithmetic op or a comparison); errors name it."""
-    key = None
-    if type(x) is type(y):
-        try:
-            key = (op.name, name, type(x), x.dtype, x.shape, y.dtype, y.shape)
-        except AttributeError:  # Python scalars, lists: the full checks say what is wrong
-            pass
-    plan = _PLANS.get(key) if key is not None else None
-    if plan is None:
-        x, y, plan = _plan(op, name, x, y)
-        if key is not None:
-            if len(_PLANS) >= _PLANS_LIMIT:
-                _PLANS.clear()
-            _PLANS[key] = plan
-    backend, out_shape, problem, xm, ym = plan
+    return dispatch.planned(call_key(f"{op.name} {name}", (x, y)), lambda: _prepare(op, name, x, y))(x, y)
+
+
+def _prepare(op: Op, name: str, x: Any, y: Any):
+    """The op on operands like x and y, checked: a function of (x, y)."""
+    xa, ya, (backend, out_shape, problem, xm, ym) = _plan(op, name, x, y)
     if problem is None:  # an empty output
-        return backend.empty(out_shape, np.bool_ if op is COMPARE else x.dtype)
-    x, y = backend.ascontiguous(x), backend.ascontiguous(y)
-    if xm is None:  # more merged axes than the kernels index
-        x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
-        xm = ym = problem.shape
-    return dispatch.select(op, problem).launcher(x.reshape(xm), y.reshape(ym)).reshape(out_shape)
+        dtype = np.bool_ if op is COMPARE else xa.dtype
+        return lambda x, y: backend.empty(out_shape, dtype)
+    launcher = dispatch.select(op, problem).launcher
+    # A scalar operand became a 1-element array; such a call has no plan (call_key: None), so
+    # this function serves that call alone and takes the arrays made for it.
+    made = (xa, ya) if xa is not x or ya is not y else None
+
+    def run(x, y):
+        if made is not None:
+            x, y = made
+        x, y = backend.ascontiguous(x), backend.ascontiguous(y)
+        if xm is None:  # more merged axes than the kernels index
+            x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)
+            return launcher(x, y).reshape(out_shape)
+        return launcher(x.reshape(xm), y.reshape(ym)).reshape(out_shape)
+
+    return run
 
 
 def _plan(op: Op, name: str, x: Any, y: Any) -> tuple[Any, Any, tuple]:

@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name, option,
-                   register, register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name,
+                   option, register, register_function, validate)
 from ...tuning import dispatch
 from ..elementwise import collapse, expand, sum_to
 from . import reference
@@ -192,8 +192,8 @@ def _flag(name: str, arg: str, value: Any) -> bool:
 
 
 def _operands(name: str, arrays: tuple, specs: tuple, transpose_a: Any, transpose_b: Any):
-    """(backend, a and b at rank >= 2 with their flags, M, N, K, batch, result shape):
-    a 1-D a is a (1, K) row, a 1-D b a (K, 1) column; raises naming the argument."""
+    """(backend, a's and b's shapes at rank >= 2 with their flags, M, N, K, batch, result
+    shape): a 1-D a is a (1, K) row, a 1-D b a (K, 1) column; raises naming the argument."""
     backend = validate(name, specs, arrays, same_shape=False)
     a, b = arrays[0], arrays[1]
     for spec, x in zip(specs[1:], arrays[1:]):
@@ -204,55 +204,72 @@ def _operands(name: str, arrays: tuple, specs: tuple, transpose_a: Any, transpos
     for arg, x in (("a", a), ("b", b)):
         if x.ndim == 0:
             raise ValueError(f"{name}: argument {arg!r} must have at least 1 dimension, got a 0-d array")
-    a2, ta = (backend.ascontiguous(a).reshape((1, a.shape[0])), False) if a.ndim == 1 else (a, ta)
-    b2, tb = (backend.ascontiguous(b).reshape((b.shape[0], 1)), False) if b.ndim == 1 else (b, tb)
-    (ka, m), (kb, n) = (a2.shape[-2:] if ta else a2.shape[-2:][::-1]), (b2.shape[-2:][::-1] if tb else b2.shape[-2:])
+    sa, ta = ((1, a.shape[0]), False) if a.ndim == 1 else (tuple(a.shape), ta)
+    sb, tb = ((b.shape[0], 1), False) if b.ndim == 1 else (tuple(b.shape), tb)
+    (ka, m), (kb, n) = (sa[-2:] if ta else sa[-2:][::-1]), (sb[-2:][::-1] if tb else sb[-2:])
     if ka != kb:
         raise ValueError(f"{name}: argument 'b' of shape {tuple(b.shape)} (transpose_b={tb}) has {kb} rows but "
                          f"'a' of shape {tuple(a.shape)} (transpose_a={ta}) has {ka} columns")
     try:
-        batch = tuple(np.broadcast_shapes(tuple(a2.shape[:-2]), tuple(b2.shape[:-2])))
+        batch = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
     except ValueError:
         raise ValueError(f"{name}: the batch dimensions {tuple(a.shape[:-2])} of 'a' and {tuple(b.shape[:-2])} of "
                          "'b' do not broadcast") from None
     result = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
-    return backend, a2, ta, b2, tb, m, n, ka, batch, result
+    return backend, sa, ta, sb, tb, m, n, ka, batch, result
 
 
-def _product(backend, a: Any, ta: bool, b: Any, tb: bool, m: int, n: int, k: int, batch: tuple) -> Any:
-    """The (*batch, M, N) product of operands already checked, through dispatch."""
-    dtype = a.dtype
+def _product(backend, dtype: np.dtype, sa: tuple, ta: bool, sb: tuple, tb: bool, m: int, n: int, k: int,
+             batch: tuple):
+    """The (*batch, M, N) product of operands of shapes sa and sb (already checked), through
+    dispatch: a function of the two operands."""
     if 0 in batch or m == 0 or n == 0:
-        return backend.empty(batch + (m, n), dtype)
+        return lambda a, b: backend.empty(batch + (m, n), dtype)
     if k == 0:
-        return backend.asarray(np.zeros(batch + (m, n), dtype))
-    a, b = backend.ascontiguous(a), backend.ascontiguous(b)
-    nb, rows = len(batch), m
-    sa = (1,) * (nb - a.ndim + 2) + tuple(a.shape[:-2])
-    sb = (1,) * (nb - b.ndim + 2) + tuple(b.shape[:-2])
+        return lambda a, b: backend.asarray(np.zeros(batch + (m, n), dtype))
+    nb, rows, expanded = len(batch), m, False
+    lead_a = (1,) * (nb - len(sa) + 2) + sa[:-2]
+    lead_b = (1,) * (nb - len(sb) + 2) + sb[:-2]
     if math.prod(batch) == 1:
         pattern, merged, ma, mb = "", (), (), ()
     else:
-        pattern, merged, ma, mb = collapse(sa, sb)
+        pattern, merged, ma, mb = collapse(lead_a, lead_b)
         if pattern == "x" and not ta:  # only a is batched: its rows are one (B*M, K) operand
             pattern, merged, ma, mb, rows = "", (), (), (), merged[0] * m
         elif len(pattern) > MAXB:
-            a = expand(backend, a, batch + tuple(a.shape[-2:]))
-            b = expand(backend, b, batch + tuple(b.shape[-2:]))
-            pattern, merged = "b", (math.prod(batch),)
+            pattern, merged, expanded = "b", (math.prod(batch),), True
             ma = mb = merged
     problem = Problem("matmul", backend.name, dtype_name(dtype), (*merged, rows, n, k),
                       (("batch", pattern), ("ta", ta), ("tb", tb)))
     launcher = dispatch.select(MATMUL, problem).launcher
-    out = launcher(a.reshape(ma + ((k, rows) if ta else (rows, k))), b.reshape(mb + ((n, k) if tb else (k, n))))
-    return out.reshape(batch + (m, n))
+    shape_a, shape_b = ma + ((k, rows) if ta else (rows, k)), mb + ((n, k) if tb else (k, n))
+
+    def run(a, b):
+        a, b = backend.ascontiguous(a), backend.ascontiguous(b)
+        if expanded:
+            a, b = expand(backend, a, batch + sa[-2:]), expand(backend, b, batch + sb[-2:])
+        return launcher(a.reshape(shape_a), b.reshape(shape_b)).reshape(batch + (m, n))
+
+    return run
+
+
+def _lifted(backend, x: Any, shape: tuple) -> Any:
+    """x at rank >= 2 (shape, from _operands: a 1-D x as a row or a column)."""
+    return backend.ascontiguous(x).reshape(shape) if x.ndim == 1 else x
 
 
 def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
     """op(a) @ op(b) (op: transposed over the last two axes where its flag says), batch axes
     broadcast as np.matmul, on the inputs' device."""
-    backend, a2, ta, b2, tb, m, n, k, batch, result = _operands("matmul", (a, b), INPUTS, transpose_a, transpose_b)
-    return _product(backend, a2, ta, b2, tb, m, n, k, batch).reshape(result)
+    key = call_key("matmul", (a, b), transpose_a, transpose_b)
+    return dispatch.planned(key, lambda: _prepare(a, b, transpose_a, transpose_b))(a, b)
+
+
+def _prepare(a: Any, b: Any, transpose_a: Any, transpose_b: Any):
+    """matmul of operands like a and b, checked: a function of (a, b)."""
+    backend, sa, ta, sb, tb, m, n, k, batch, result = _operands("matmul", (a, b), INPUTS, transpose_a, transpose_b)
+    product = _product(backend, a.dtype, sa, ta, sb, tb, m, n, k, batch)
+    return lambda a, b: product(_lifted(backend, a, sa), _lifted(backend, b, sb)).reshape(result)
 
 
 def _reduce(backend, g: Any, shape: tuple[int, ...]) -> Any:
@@ -268,28 +285,46 @@ def _reduce(backend, g: Any, shape: tuple[int, ...]) -> Any:
 def matmul_grad(a: Any, b: Any, dout: Any, transpose_a: bool = False, transpose_b: bool = False) -> tuple[Any, Any]:
     """(da, db) of matmul(a, b, transpose_a, transpose_b) given the result's gradient `dout`,
     each of its operand's shape (summed over the batch axes it was broadcast along)."""
+    key = call_key("matmul_grad", (a, b, dout), transpose_a, transpose_b)
+    return dispatch.planned(key, lambda: _prepare_grad(a, b, dout, transpose_a, transpose_b))(a, b, dout)
+
+
+def _prepare_grad(a: Any, b: Any, dout: Any, transpose_a: Any, transpose_b: Any):
+    """matmul_grad of arrays like a, b and dout, checked: a function of (a, b, dout)."""
     name = "matmul_grad"
-    backend, a2, ta, b2, tb, m, n, k, batch, result = _operands(name, (a, b, dout), GRAD_INPUTS, transpose_a,
-                                                                 transpose_b)
+    backend, sa, ta, sb, tb, m, n, k, batch, result = _operands(name, (a, b, dout), GRAD_INPUTS, transpose_a,
+                                                                transpose_b)
     if tuple(dout.shape) != result:
         raise ValueError(f"{name}: argument 'dout' has shape {tuple(dout.shape)} but the result has {result}")
-    d = backend.ascontiguous(dout).reshape(batch + (m, n))
+    sd, dtype, a_shape, b_shape = batch + (m, n), a.dtype, a.shape, b.shape
 
-    def mm(x, tx, y, ty):
-        x_shape, y_shape = tuple(x.shape), tuple(y.shape)
+    def mm(x_shape, tx, y_shape, ty):
         rows, cols = (x_shape[-1], x_shape[-2]) if tx else x_shape[-2:]
         out_batch = tuple(np.broadcast_shapes(x_shape[:-2], y_shape[:-2]))
-        return _product(backend, x, tx, y, ty, rows, y_shape[-2] if ty else y_shape[-1], cols, out_batch)
+        return _product(backend, dtype, x_shape, tx, y_shape, ty, rows, y_shape[-2] if ty else y_shape[-1], cols,
+                        out_batch)
 
     # d op(a) = dout @ op(b)^T; da is its transpose when a is stored transposed.
-    da = mm(b2, tb, d, True) if ta else mm(d, False, b2, not tb)
-    if b2.ndim == 2 and a2.ndim > 2 and not ta:  # Linear's weight: one product over every row
-        rows, drows = backend.ascontiguous(a2).reshape((-1, k)), d.reshape((-1, n))
+    da = mm(sb, tb, sd, True) if ta else mm(sd, False, sb, not tb)
+    # Linear's weight: one product over every row of a (and of dout)
+    weight_rows = len(sb) == 2 and len(sa) > 2 and not ta
+    if weight_rows:
+        rows, drows = (math.prod(sa[:-1]), k), (math.prod(sd[:-1]), n)
         db = mm(drows, True, rows, False) if tb else mm(rows, True, drows, False)
     else:  # d op(b) = op(a)^T @ dout; db is its transpose when b is stored transposed
-        db = mm(d, True, a2, ta) if tb else mm(a2, not ta, d, False)
-    return (_reduce(backend, da, tuple(a2.shape)).reshape(a.shape),
-            _reduce(backend, db, tuple(b2.shape)).reshape(b.shape))
+        db = mm(sd, True, sa, ta) if tb else mm(sa, not ta, sd, False)
+
+    def run(a, b, dout):
+        a2, b2, d = _lifted(backend, a, sa), _lifted(backend, b, sb), backend.ascontiguous(dout).reshape(sd)
+        ga = da(b2, d) if ta else da(d, b2)
+        if weight_rows:
+            x, dx = backend.ascontiguous(a2).reshape(rows), d.reshape(drows)
+            gb = db(dx, x) if tb else db(x, dx)
+        else:
+            gb = db(d, a2) if tb else db(a2, d)
+        return _reduce(backend, ga, sa).reshape(a_shape), _reduce(backend, gb, sb).reshape(b_shape)
+
+    return run
 
 
 # ---- the public functions' declarations ------------------------------------------

@@ -26,10 +26,17 @@ from .reference import logical
 
 
 # Below about 100^3 multiply-adds a library call's own cost, oneDNN's ~25 us (memory
-# objects, the stream) or MKL's ~14 us (ctypes, its threads), is more than OpenBLAS's whole
-# product (measured: oneDNN 64^3 37 us vs 13; MKL 64^3 24 us vs 9, 128^3 56 vs 99), so small
-# products (a framework's many) stay with NumPy untuned.
+# objects, the stream) or MKL's ~10 us, is more than OpenBLAS's whole product (measured:
+# oneDNN 64^3 37 us vs 13; MKL 64^3 18 us vs 8, 128^3 33 vs 35), so oneDNN serves from here.
 CALL_MIN_MNK = 1 << 20
+# Above this OpenBLAS may run a product on its own threads (it kept to one for every product
+# up to 64^3 on the Ice Lake Xeon, and woke them for a (64, 128) @ (128, 64)), which spin
+# about 0.1 s after the call on the cores that the next numba kernel's threads want: a 16K
+# dropout took 4-8 ms after one such product against 50 us after none, and a framework MLP
+# step (its Linear layers' (64, 64, 128) products) 8.0 ms against 1.5 with those products on
+# MKL, whose threads are GNU OpenMP's, numba's and oneDNN's pool. So where MKL goes first
+# (Intel), it takes every product above this, not only those above CALL_MIN_MNK.
+OPENBLAS_THREADS_MNK = 1 << 18
 
 
 def _onednn_supported(problem: Problem) -> bool:
@@ -156,7 +163,7 @@ def variants() -> list[Variant]:
                 rank=lambda p: -1 if onednn_first() else AFTER_BASELINE,
                 sources=(onednn.__file__,)),
         Variant("mkl", "cpu", _mkl, supports=_mkl_supports, accepts_out=True,
-                rank=lambda p: -2 if mkl_first() and p.size >= CALL_MIN_MNK else AFTER_BASELINE,
+                rank=lambda p: -2 if mkl_first() and p.size > OPENBLAS_THREADS_MNK else AFTER_BASELINE,
                 sources=(mkl.__file__,)),
         Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True, accepts_out=True),
     ]

@@ -19,6 +19,7 @@ import numpy as np
 from numba import carray, njit, types
 from numba.core.extending import intrinsic, overload
 
+from ...backends.cpu import data_address
 from ...op import Problem, Variant
 from ..cast.cpu import parallel_for
 from ..elementwise.cpu import _load, _store  # float16 bits <-> the float32 compute type
@@ -103,7 +104,7 @@ def _build(per_parameter: bool):
         grain = max(1, config["grain"] // CHUNK)
 
         def run(arrays, params):
-            table, chunks, scal = tables(problem, arrays, params, _address, CHUNK)
+            table, chunks, scal = tables(problem, arrays, params, data_address, CHUNK)
             # Parts of at least `grain` elements: a chunk holds up to CHUNK, but a bias is a
             # chunk of its own, so a count of chunks alone sent a 10K-element model's four
             # chunks to two threads (a pool hand-off for microseconds of work).
@@ -122,10 +123,6 @@ def _build(per_parameter: bool):
         return launch
 
     return build
-
-
-def _address(a: np.ndarray) -> int:
-    return a.ctypes.data
 
 
 def _write(dst, src):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, check_axis, dtype_name,
                    option, register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
@@ -133,17 +133,25 @@ def _canonical(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
 
 
 def _run(op: Op, name: str, flags: tuple, axis: Any, *arrays: Any):
-    inputs = FORWARD_INPUTS if len(arrays) == 1 else BACKWARD_INPUTS
-    backend = validate(name, inputs, arrays)
+    prepared = dispatch.planned(call_key(name, arrays, axis), lambda: _prepare(op, name, flags, axis, arrays))
+    return prepared(*arrays)
+
+
+def _prepare(op: Op, name: str, flags: tuple, axis: Any, arrays: tuple):
+    """The call on arrays like `arrays`, checked: a function of the arrays."""
+    backend = validate(name, FORWARD_INPUTS if len(arrays) == 1 else BACKWARD_INPUTS, arrays)
     first = arrays[0]
+    shape, dtype = first.shape, first.dtype
     axis = check_axis(name, axis, max(first.ndim, 1), f"a {first.ndim}-d input")
     if first.size == 0:
-        return backend.empty(first.shape, first.dtype)
-    shape3 = _canonical(first.shape, axis)
-    inputs = [backend.ascontiguous(a).reshape(shape3) for a in arrays]
-    problem = Problem(op.name, backend.name, dtype_name(first.dtype), shape3, flags)
-    out = dispatch.select(op, problem).launcher(*inputs)
-    return out.reshape(first.shape)
+        return lambda *arrays: backend.empty(shape, dtype)
+    shape3 = _canonical(shape, axis)
+    launcher = dispatch.select(op, Problem(op.name, backend.name, dtype_name(dtype), shape3, flags)).launcher
+
+    def run(*arrays):
+        return launcher(*[backend.ascontiguous(a).reshape(shape3) for a in arrays]).reshape(shape)
+
+    return run
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

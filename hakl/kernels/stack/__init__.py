@@ -25,8 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...backends import backend_of
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
-                   option, register, register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, check_axis,
+                   dtype_name, option, register, register_function)
 from ...tuning import dispatch
 from . import reference
 
@@ -121,6 +121,12 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     `axis` is in [-(ndim + 1), ndim]; the output has shape
     x.shape[:axis] + (len(xs),) + x.shape[axis:].
     """
+    key = call_key("stack", xs, axis) if type(xs) in (list, tuple) else None  # a generator is read once
+    return dispatch.planned(key, lambda: _prepare_stack(xs, axis))(xs)
+
+
+def _prepare_stack(xs: Any, axis: Any):
+    """stack() of lists like `xs`, checked: a function of the list."""
     if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
         raise TypeError(f"stack: argument 'xs' must be a list or tuple of arrays, got {type(xs).__name__}")
     if len(xs) == 0:
@@ -142,11 +148,12 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     shape = tuple(first.shape)
     out_shape = shape[:axis] + (len(xs),) + shape[axis:]
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis:])
+    dtype = first.dtype
     if outer * inner == 0:
-        return backend.empty(out_shape, first.dtype)
-    inputs = [backend.ascontiguous(x).reshape(outer, inner) for x in xs]
-    problem = Problem("stack", backend.name, dtype_name(first.dtype), (outer, len(xs), inner))
-    return dispatch.select(STACK, problem).launcher(*inputs).reshape(out_shape)
+        return lambda xs: backend.empty(out_shape, dtype)
+    problem = Problem("stack", backend.name, dtype_name(dtype), (outer, len(xs), inner))
+    launcher = dispatch.select(STACK, problem).launcher
+    return lambda xs: launcher(*[backend.ascontiguous(x).reshape(outer, inner) for x in xs]).reshape(out_shape)
 
 
 def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
@@ -156,6 +163,11 @@ def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
     output, `unstack(dy, axis)` is the list of the inputs' gradients.
     `num`, when given, must equal x.shape[axis].
     """
+    return dispatch.planned(call_key("unstack", (x,), axis, num), lambda: _prepare_unstack(x, axis, num))(x)
+
+
+def _prepare_unstack(x: Any, axis: Any, num: Any):
+    """unstack() of arrays like `x`, checked: a function of the array."""
     backend = backend_of(x, "unstack", "x")
     _check_dtype("unstack", "argument 'x'", x.dtype)
     if x.ndim == 0:
@@ -167,13 +179,17 @@ def unstack(x: Any, axis: int = 0, num: int | None = None) -> list[Any]:
         raise ValueError(f"unstack: argument 'num' = {num} does not match x.shape[{axis}] = {k}")
     part_shape = shape[:axis] + shape[axis + 1:]
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    dtype = x.dtype
     if k == 0:
-        return []
+        return lambda x: []
     if outer * inner == 0:
-        return [backend.empty(part_shape, x.dtype) for _ in range(k)]
-    problem = Problem("unstack", backend.name, dtype_name(x.dtype), (outer, k, inner))
-    parts = dispatch.select(UNSTACK, problem).launcher(backend.ascontiguous(x).reshape(outer, k, inner))
-    return [p.reshape(part_shape) for p in parts]
+        return lambda x: [backend.empty(part_shape, dtype) for _ in range(k)]
+    launcher = dispatch.select(UNSTACK, Problem("unstack", backend.name, dtype_name(dtype), (outer, k, inner))).launcher
+
+    def run(x):
+        return [p.reshape(part_shape) for p in launcher(backend.ascontiguous(x).reshape(outer, k, inner))]
+
+    return run
 
 
 # ---- the public functions' declarations ----------------------------------------
