@@ -376,18 +376,34 @@ def _domain(spec: Input, backend: str) -> tuple[str, ...]:
     return tuple(d for d in names if d in have or d not in FLOATS)
 
 
+# A call of more arrays than this is checked in full: its key would cost what its checks do,
+# and thousands of long keys would hold memory.
+CALL_KEY_ARRAYS = 64
+
+
+def _typed(option: Any) -> Any:
+    """An option with its type, inside tuples too: (0, True) must not find (0, 1)'s plan."""
+    return tuple(map(_typed, option)) if type(option) is tuple else (type(option), option)
+
+
 def call_key(function: str, arrays: Iterable[Any], *options: Any) -> tuple | None:
     """What a public call's checks and problem depend on, for dispatch.planned: each array's
-    dtype, shape and strides (its layout), and each option with its type (axis=True must not
-    find axis=1's plan). None where an argument is not a NumPy array (a device array's plan
-    would depend on its device too) or an option is unhashable: that call is checked in full."""
+    type, dtype, shape and strides (its layout), and each option with its type. None where
+    an argument is not an array of a backend, an option is unhashable or there are more
+    than CALL_KEY_ARRAYS arrays: that call is checked in full."""
+    from .backends import backend_of
+
     key: list[Any] = [function]
-    for a in arrays:
-        if type(a) is not np.ndarray:
+    for i, a in enumerate(arrays):
+        if i == CALL_KEY_ARRAYS:
             return None
-        key += (a.dtype, a.shape, a.strides)
-    for o in options:
-        key += (type(o), o)
+        if type(a) is not np.ndarray:
+            try:
+                backend_of(a)  # a device array (CuPy, pyopencl): its checks read the same
+            except TypeError:
+                return None
+        key += (type(a), a.dtype, a.shape, a.strides)
+    key += map(_typed, options)
     key = tuple(key)
     try:
         hash(key)

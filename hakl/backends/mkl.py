@@ -46,10 +46,23 @@ def library_candidates() -> list[Path]:
 
 
 _loaded: list[Path] = []  # the libmkl_rt that _load loaded
-# MKL's threads from GNU OpenMP, the runtime numba's omp layer and oneDNN's gomp build use: one
-# pool for all of hakl's parallel regions, where Intel's libiomp5 beside them was a second one
-# (its threads spin 200 ms after a call by default, on the cores the next numba kernel wants).
 _THREADING_GNU = 3
+
+
+def _prefer_gnu_openmp(path: Path) -> None:
+    """MKL's threads from GNU OpenMP, the runtime of numba's omp layer and oneDNN's gomp
+    build: one pool for all of hakl's parallel regions, where Intel's libiomp5 beside them
+    was a second one (its threads spin 200 ms after a call by default, on the cores the next
+    numba kernel wants). Only where libgomp loads (MKL would end the process at its first
+    call without it) and MKL_THREADING_LAYER does not choose; called before any other MKL
+    function, which fixes the layer."""
+    if "MKL_THREADING_LAYER" in os.environ:
+        return
+    try:
+        ctypes.CDLL("libgomp.so.1")
+        ctypes.CDLL(str(path)).MKL_Set_Threading_Layer(_THREADING_GNU)
+    except (OSError, AttributeError):
+        pass  # Intel's OpenMP, MKL's default
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,9 +72,8 @@ def _load() -> str | None:
     for path in library_candidates():
         try:
             llvm.load_library_permanently(str(path))
+            _prefer_gnu_openmp(path)
             _loaded.append(path)
-            if "MKL_THREADING_LAYER" not in os.environ:  # before any other MKL call, or it is fixed
-                ctypes.CDLL(str(path)).MKL_Set_Threading_Layer(_THREADING_GNU)
             return None
         except RuntimeError as exc:
             reasons.append(f"{path}: {exc}")

@@ -137,7 +137,7 @@ def planned(key: tuple | None, make: Callable[[], Callable[..., Any]]) -> Callab
     its canonical problem and the selected launcher, as one function of the call's arrays.
     The framework repeats its small calls, and a 4x8 softmax spent 10 of its 14 us checking
     and selecting again what the call before it had. `key` holds all that the checks and the
-    problem depend on (call_key); None (an argument that is not a NumPy array) makes afresh,
+    problem depend on (call_key); None (an argument that is no backend's array) makes afresh,
     and so does every call while observers watch (they see each select()). A make() that
     raises stores nothing. Forgotten with the memo."""
     if key is None or _observers:

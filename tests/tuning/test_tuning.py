@@ -496,10 +496,13 @@ def test_rotating_inputs_are_separate_buffers_with_the_same_contents(name):
     np.testing.assert_array_equal(backend.to_numpy(sets[2][0]), host[0])  # ...leaves the others alone
 
 
-def test_a_repeated_call_is_served_by_its_plan_and_anything_that_differs_is_checked_again(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name", backend_params())
+def test_a_repeated_call_is_served_by_its_plan_and_anything_that_differs_is_checked_again(name, monkeypatch,
+                                                                                         tmp_path):
+    backend = backends.get(name)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 8)).astype(np.float32)
-    hakl.softmax(x)
+    hakl.softmax(backend.asarray(x))
 
     def no_select(*args, **kwargs):
         raise AssertionError("selected again")
@@ -507,16 +510,24 @@ def test_a_repeated_call_is_served_by_its_plan_and_anything_that_differs_is_chec
     monkeypatch.setattr(dispatch, "select", no_select)
     y = rng.standard_normal((4, 8)).astype(np.float32)  # new data, the same call: the plan
     expected = np.exp(y - y.max(axis=-1, keepdims=True))
-    np.testing.assert_allclose(hakl.softmax(y), expected / expected.sum(axis=-1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(backend.to_numpy(hakl.softmax(backend.asarray(y))),
+                               expected / expected.sum(axis=-1, keepdims=True), rtol=1e-5)
     with pytest.raises(TypeError, match="softmax.*'axis'"):  # True is not axis 1's plan
-        hakl.softmax(x, axis=True)
+        hakl.softmax(backend.asarray(x), axis=True)
     with pytest.raises(TypeError, match="softmax.*'x'"):
-        hakl.softmax(x.astype(np.int32))
+        hakl.softmax(backend.asarray(x.astype(np.int32)))
     with pytest.raises(AssertionError, match="selected again"):  # another layout, same shape
-        hakl.softmax(np.asfortranarray(x))
+        hakl.softmax(backend.asarray(np.ascontiguousarray(x.T)).T)
     with pytest.raises(AssertionError, match="selected again"):  # another database forgets the plans
         dispatch.set_database(TuningDB(tmp_path / "other.sqlite"))
-        hakl.softmax(x)
+        hakl.softmax(backend.asarray(x))
+
+
+def test_an_options_type_counts_inside_a_tuple_too():
+    x = np.ones((2, 3), np.float32)
+    hakl.dropout(x, axis=(0, 1), seed=1)
+    with pytest.raises(TypeError, match="dropout.*'axis'"):  # (0, True) == (0, 1), and hashes the same
+        hakl.dropout(x, axis=(0, True), seed=1)
 
 
 def test_observers_see_the_selects_of_calls_that_have_a_plan():
