@@ -156,7 +156,9 @@ def test_inference_runs_onednn_and_matches_training(mode, rng):
 @pytest.mark.parametrize("mode", ("LSTM", "GRU"))
 def test_fused_cpu_kernels_through_each_gemm_match_the_reference(mode, gemm, monkeypatch):
     """The fused CPU variants' GEMMs are the matmul family's choice (matmul.cpu.gemm): forced
-    to each library here at the conformance shapes, forward and backward stay verified."""
+    to each library here at the conformance shapes, forward and backward stay verified, with
+    the gates kernels' parallel builds (which serve beside these libraries) at every size."""
+    from hakl.backends import cpu_kernels
     from hakl.conformance import check_variant
     from hakl.kernels.matmul import MATMUL
     from hakl.kernels.rnn import RNN, RNN_GRAD
@@ -169,6 +171,7 @@ def test_fused_cpu_kernels_through_each_gemm_match_the_reference(mode, gemm, mon
                                                                                   ("tb", False)))):
         pytest.skip(f"{gemm} does not serve float32 products here")
     forcing(monkeypatch, gemm)
+    monkeypatch.setattr(cpu_kernels, "_threshold", 0)
     calls = []
     build = variant.build
     monkeypatch.setattr(variant, "build", lambda *a: calls.append(1) or build(*a))

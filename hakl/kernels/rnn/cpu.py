@@ -6,17 +6,23 @@ are the matmul family's choices, matmul.cpu.gemm).
 
 One numba kernel per direction of the pass (forward, backward), compiled once per dtype;
 the mode is a run-time code (fused.CODES), so four modes cost no extra compilation. The
-kernels compute in the arrays' dtype with vecmath's vectorisable sigmoid and tanh, and are
-serial: a numba parallel region beside OpenBLAS's threads oversubscribed the two cores
-(measured 10x slower), and one range of batch rows per thread for the whole sequence, each
-with single-threaded BLAS, measured slower too (every thread streams all of W_hh per step).
+kernels compute in the arrays' dtype with vecmath's vectorisable sigmoid and tanh, a batch
+row per parallel task. Beside MKL's or oneDNN's GEMMs, whose threads are numba's GNU
+OpenMP pool (backends/mkl.py), that took rnn_train LSTM (64, 32, 256, 256) from 63.3 to
+56.7 ms (median, Ice Lake Xeon, the two builds alternating in one process); beside
+OpenBLAS's threads, which spin after a call, a parallel region oversubscribed the two cores
+(10x slower), so a pass on OpenBLAS runs the serial twins. One range of batch rows per
+thread for the whole sequence, each with single-threaded BLAS, measured slower (every thread
+streams all of W_hh per step).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import prange
 
 from ...backends import onednn, vecmath as vm
+from ...backends.cpu_kernels import parallel_kernel
 from ...op import Problem, Variant
 from ..matmul import cpu as matmul_cpu
 from . import fused, reference
@@ -69,14 +75,14 @@ def _activate(a, tanh):
         a[j] = vm.tanh(a[j]) if tanh else vm.sigmoid(a[j])
 
 
-@numba.njit(**_OPTS)
+@parallel_kernel(size_arg=9, error_model="numpy")  # gates: the step's (B, G*H) rows
 def _step(code, xa, ha, b_ih, b_hh, h_prev, h_new, c_prev, c_new, gates, y, lengths, s):
     b, h = h_prev.shape
     one = _one(h_prev)
     zero = one - one
     # Loops of few arrays each, over views that start at 0: LLVM vectorised none of the loops
     # that touched seven arrays (too many run-time alias checks) or started at an offset.
-    for i in range(b):
+    for i in prange(b):
         valid = s < lengths[i]
         row, hp, hn, yi = gates[i], h_prev[i], h_new[i], y[i]
         if code == 3:  # GRU: r, z, c with the reset applied after the hidden GEMM
@@ -119,11 +125,11 @@ def _step(code, xa, ha, b_ih, b_hh, h_prev, h_new, c_prev, c_new, gates, y, leng
             yi[j] = row[j] if valid else zero
 
 
-@numba.njit(**_OPTS)
+@parallel_kernel(size_arg=1, error_model="numpy")  # gates
 def _step_grad(code, gates, h_prev, c_prev, c_new, dy, dh, dc, lengths, s, d_in, d_hid):
     b, h = h_prev.shape
     one = _one(dy)
-    for i in range(b):
+    for i in prange(b):
         di, dhi = d_in[i], dh[i]
         if not s < lengths[i]:  # a padding step: the state passed through unchanged
             di[:] = 0
@@ -177,12 +183,17 @@ def _baseline_backward(problem: Problem, config: dict):
     return reference.baseline_backward(np, problem)
 
 
+def _kernel(kernel, config: dict):
+    """The parallel kernel, or its serial twin for a pass on OpenBLAS (see the docstring)."""
+    return kernel.serial if config["gemm"] == "numpy" else kernel
+
+
 def _fused_forward(problem: Problem, config: dict):
-    return fused.forward_launcher(problem, _CpuLib(config["gemm"]), _step)
+    return fused.forward_launcher(problem, _CpuLib(config["gemm"]), _kernel(_step, config))
 
 
 def _fused_backward(problem: Problem, config: dict):
-    return fused.backward_launcher(problem, _CpuLib(config["gemm"]), _step_grad)
+    return fused.backward_launcher(problem, _CpuLib(config["gemm"]), _kernel(_step_grad, config))
 
 
 # ---- oneDNN's RNN primitives (inference) ----------------------------------------
