@@ -391,13 +391,13 @@ def call_key(function: str, arrays: Iterable[Any], *options: Any) -> tuple | Non
     type, dtype, shape and strides (its layout), and each option with its type. None where
     an argument is not an array of a backend, an option is unhashable or there are more
     than CALL_KEY_ARRAYS arrays: that call is checked in full."""
-    from .backends import backend_of
-
     key: list[Any] = [function]
     for i, a in enumerate(arrays):
         if i == CALL_KEY_ARRAYS:
             return None
         if type(a) is not np.ndarray:
+            from .backends import backend_of  # here: an import statement costs a NumPy call
+
             try:
                 backend_of(a)  # a device array (CuPy, pyopencl): its checks read the same
             except TypeError:
