@@ -93,4 +93,6 @@ def empty(shape, dtype) -> np.ndarray:
 def empty_like(a: np.ndarray) -> np.ndarray:
     """An array of a's shape and dtype, C-ordered whatever a's layout (np.empty_like keeps a
     Fortran order): the launchers reshape their outputs flat, which a C array does in place."""
+    if a.nbytes < MIN_BYTES:  # a 4x8 output: 0.35 us, against 0.7 through the pool's checks
+        return np.empty(a.shape, a.dtype)
     return POOL.empty(a.shape, a.dtype)
