@@ -1,8 +1,14 @@
-"""Training steps per second of the digits LSTM (examples/digits_lstm.py's model: LSTM(8, 64),
-Linear(64, 10), AdamW, batch 32) on hakl.framework and on torch CPU, in one process, so the
-two share the machine's state (issue 15's comparison).
+"""Training steps per second on scikit-learn's digits, hakl.framework beside torch CPU in one
+process, so the two share the machine's state (issue 15's comparison). Models:
 
-    python scripts/digits_steps.py [--steps 400]
+- lstm: examples/digits_lstm.py's model (LSTM(8, 64), Linear(64, 10)), batch 32;
+- mlp:  examples/digits_mlp.py's (Linear(64, 128), ReLU, Dropout(0.1), Linear(128, 10)),
+  batch 64; --clip adds its ClipGradByNorm(5.0) (torch: clip_grad_norm_ per parameter,
+  which is what Paddle's ClipGradByNorm computes).
+
+Every step is forward, cross-entropy, backward, AdamW and clearing the gradients.
+
+    python scripts/digits_steps.py [--model lstm|mlp] [--clip] [--steps 400]
 """
 import argparse
 import time
@@ -10,13 +16,18 @@ import time
 from sklearn.datasets import load_digits
 
 parser = argparse.ArgumentParser()
+parser.add_argument("--model", choices=("lstm", "mlp"), default="lstm")
+parser.add_argument("--clip", action="store_true")
 parser.add_argument("--steps", type=int, default=400)
 args = parser.parse_args()
 
 digits = load_digits()
-x = (digits.data / 16.0).astype("float32").reshape(-1, 8, 8)
+batch = 32 if args.model == "lstm" else 64
+x = (digits.data / 16.0).astype("float32")
+if args.model == "lstm":
+    x = x.reshape(-1, 8, 8)
 y = digits.target.astype("int64")
-batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, len(y) - 32, 32)]
+batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(y) - batch, batch)]
 
 
 def hakl_steps() -> float:
@@ -24,7 +35,7 @@ def hakl_steps() -> float:
 
     paddle.seed(0)
 
-    class Net(paddle.nn.Layer):
+    class Recurrent(paddle.nn.Layer):
         def __init__(self):
             super().__init__()
             self.lstm = paddle.nn.LSTM(input_size=8, hidden_size=64)
@@ -34,10 +45,16 @@ def hakl_steps() -> float:
             _, (h, c) = self.lstm(images)
             return self.head(h[0])
 
-    model = Net()
-    opt = paddle.optimizer.AdamW(learning_rate=1e-2, parameters=model.parameters(), weight_decay=1e-4)
+    if args.model == "lstm":
+        model = Recurrent()
+    else:
+        model = paddle.nn.Sequential(paddle.nn.Linear(64, 128), paddle.nn.ReLU(), paddle.nn.Dropout(0.1),
+                                     paddle.nn.Linear(128, 10))
+    clip = paddle.nn.ClipGradByNorm(5.0) if args.clip else None
+    opt = paddle.optimizer.AdamW(learning_rate=1e-2, parameters=model.parameters(), weight_decay=1e-4,
+                                 grad_clip=clip)
     data = [(paddle.to_tensor(a), paddle.to_tensor(b)) for a, b in batches]
-    return _rate(model, opt, paddle.nn.CrossEntropyLoss(), data, opt.clear_grad)
+    return _rate(model, opt, paddle.nn.CrossEntropyLoss(), data, opt.clear_grad, lambda: None)
 
 
 def torch_steps() -> float:
@@ -45,7 +62,7 @@ def torch_steps() -> float:
 
     torch.manual_seed(0)
 
-    class Net(torch.nn.Module):
+    class Recurrent(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.lstm = torch.nn.LSTM(8, 64, batch_first=True)
@@ -55,17 +72,28 @@ def torch_steps() -> float:
             _, (h, c) = self.lstm(images)
             return self.head(h[0])
 
-    model = Net()
+    if args.model == "lstm":
+        model = Recurrent()
+    else:
+        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Dropout(0.1),
+                                    torch.nn.Linear(128, 10))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-4)
+
+    def clip():
+        if args.clip:
+            for p in model.parameters():
+                torch.nn.utils.clip_grad_norm_(p, 5.0)
+
     data = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
-    return _rate(model, opt, torch.nn.CrossEntropyLoss(), data, opt.zero_grad)
+    return _rate(model, opt, torch.nn.CrossEntropyLoss(), data, opt.zero_grad, clip)
 
 
-def _rate(model, opt, loss_fn, data, clear) -> float:
-    """The best of 3 runs' steps/s of one training step (forward, backward, AdamW, clear)."""
+def _rate(model, opt, loss_fn, data, clear, clip) -> float:
+    """The best of 3 runs' steps/s of one training step (forward, backward, clip, AdamW, clear)."""
     def step(i):
         xb, yb = data[i % len(data)]
         loss_fn(model(xb), yb).backward()
+        clip()
         opt.step()
         clear()
 
@@ -85,4 +113,5 @@ if __name__ == "__main__":
 
     torch.set_num_threads(2)
     h, t = hakl_steps(), torch_steps()
-    print(f"digits LSTM training, steps/s (best of 3 x {args.steps}): hakl {h:.0f}, torch {t:.0f} ({h / t:.2f}x)")
+    print(f"digits {args.model}{' with ClipGradByNorm' if args.clip else ''} training, steps/s (best of 3 x "
+          f"{args.steps}): hakl {h:.0f}, torch {t:.0f} ({h / t:.2f}x)")

@@ -103,6 +103,23 @@ def test_clip_grad_by_norm_keeps_zero_gradients_zero_and_clips_each_on_its_own()
     np.testing.assert_allclose(big.numpy(), [0.4, 0.2], rtol=1e-6)
 
 
+@pytest.mark.parametrize("clip_norm", [1.0, 3.5, 1e-31, 0.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clip_grad_by_norms_scale_is_paddles_formula_to_the_bit(clip_norm, dtype):
+    """s = t + (1 - t) clip / (norm + eps) (Paddle 2.0.1), however it is computed, at norms
+    below, at and just above clip_norm, tiny, zero, inf and NaN."""
+    clip = nn.ClipGradByNorm(clip_norm)
+    dt = np.dtype(dtype)
+    c = dt.type(clip_norm)
+    for norm in (0.0, 1e-31, 1e-20, 0.5, clip_norm, np.nextafter(c, dt.type(np.inf)), 3.0, 1e6, np.inf, np.nan):
+        n = np.array(norm, dt)
+        t = (n <= c).astype(dt)
+        eps = (n <= dt.type(1e-30)).astype(dt) * dt.type(1e-6)
+        with np.errstate(all="ignore"):
+            want = t + (dt.type(1) - t) * (c / (n + eps))
+        np.testing.assert_array_equal(np.asarray(clip._scale(n)), want, err_msg=f"norm {norm!r}")
+
+
 def test_clip_grad_by_global_norm():
     a = paddle.create_parameter([1], "float64", default_initializer=nn.initializer.Constant(0.0))
     b = paddle.create_parameter([1], "float64", default_initializer=nn.initializer.Constant(0.0))

@@ -42,10 +42,18 @@ def test_scalar_operands_take_the_array_dtype(device, rng):
     i = backend.asarray(np.arange(-3, 4, dtype=np.int32))
     got = hakl.to_numpy(ew.maximum(i, 0))
     assert got.dtype == np.int32 and got.tolist() == [0, 0, 0, 0, 1, 2, 3]
-    with pytest.raises(TypeError, match=r"^add: argument 'y' = 0.5 is not an integer"):
-        ew.add(i, 0.5)
-    with pytest.raises(TypeError, match=r"^add: argument 'y' = .* does not fit in int32"):
-        ew.add(i, 1 << 40)
+    # A number's call has a plan by the number's type (call_key), its value checked every time.
+    for value in (2.0, 0.5, -3.25):
+        np.testing.assert_allclose(hakl.to_numpy(ew.multiply(d, value)), x * np.float32(value), rtol=1e-6)
+    for value in (1, 2):
+        assert hakl.to_numpy(ew.add(i, value)).tolist() == (np.arange(-3, 4) + value).tolist()
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"^add: argument 'y' = 0.5 is not an integer"):
+            ew.add(i, 0.5)
+        with pytest.raises(TypeError, match=r"^add: argument 'y' = .* does not fit in int32"):
+            ew.add(i, 1 << 40)
+    with np.errstate(over="raise"):  # a float past float32's range is inf, without a warning
+        assert np.isinf(hakl.to_numpy(ew.multiply(d, 1e300))).all()
 
 
 @pytest.mark.parametrize("device", backend_params())

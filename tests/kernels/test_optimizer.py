@@ -112,12 +112,18 @@ def test_adam_sgd_momentum_match_paddle(rng):
 
 
 def test_mixed_dtypes_and_views_in_one_call(rng):
-    big = rng.standard_normal(20).astype(np.float32)
-    params = [big[::2], rng.standard_normal(4)]  # a strided float32 view and a float64 parameter
-    want = [params[0] - 0.1 * 1.0, params[1] - 0.1 * 1.0]
-    hakl.sgd(params, [np.ones(10, np.float32), np.ones(4)], lr=0.1)
-    np.testing.assert_allclose(big[::2], want[0], rtol=1e-6)
-    np.testing.assert_allclose(params[1], want[1], rtol=1e-12)
+    """Twice with fresh arrays: the second call runs the first one's plan (hakl.op.call_key),
+    which must stage and write back the view again and read the new values and lr."""
+    for lr in (0.1, 0.25):
+        big = rng.standard_normal(20).astype(np.float32)
+        params = [big[::2], rng.standard_normal(4)]  # a strided float32 view and a float64 parameter
+        grads = [rng.standard_normal(10).astype(np.float32), rng.standard_normal(4)]
+        want = [params[0] - lr * grads[0], params[1] - lr * grads[1]]
+        hakl.sgd(params, grads, lr=lr)
+        np.testing.assert_allclose(big[::2], want[0], rtol=1e-6)
+        np.testing.assert_allclose(params[1], want[1], rtol=1e-12)
+    with pytest.raises(TypeError, match=r"^sgd: argument 'grads\[0\]' must be float32"):
+        hakl.sgd(params, [grads[0].astype(np.float64), grads[1]], lr=0.1)  # a planned call's layout, but one dtype
     hakl.sgd([], [], lr=0.1)  # nothing to update
 
 

@@ -35,12 +35,19 @@ class ClipGradByNorm:
             if g is None or not getattr(p, "need_clip", True):
                 out.append((p, g))
                 continue
-            norm = hakl.sqrt(_square_sum(g))
-            t = binary("le", norm, self.clip_norm)
-            eps = hakl.multiply(binary("le", norm, 1e-30), 1e-6)
-            s = hakl.add(t, hakl.multiply(hakl.subtract(1.0, t), hakl.divide(self.clip_norm, hakl.add(norm, eps))))
-            out.append((p, hakl.multiply(g, s)))
+            out.append((p, hakl.multiply(g, self._scale(hakl.sqrt(_square_sum(g))))))
         return out
+
+    def _scale(self, norm):
+        """s of the docstring. For clip_norm > 1e-30 it is clip_norm / max(||g||, clip_norm)
+        to the bit: at ||g|| <= clip_norm, clip_norm / clip_norm = 1; above it t = 0 and eps
+        = 0. Two small calls instead of seven, on every parameter of every step."""
+        c = self.clip_norm
+        if c > 1e-30:
+            return hakl.divide(c, hakl.maximum(norm, c))
+        t = binary("le", norm, c)
+        eps = hakl.multiply(binary("le", norm, 1e-30), 1e-6)
+        return hakl.add(t, hakl.multiply(hakl.subtract(1.0, t), hakl.divide(c, hakl.add(norm, eps))))
 
     def __repr__(self) -> str:
         return f"ClipGradByNorm(clip_norm={self.clip_norm})"

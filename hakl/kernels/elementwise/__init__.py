@@ -226,9 +226,16 @@ def _scalar(name: str, arg: str, value: Any, dtype: np.dtype, backend) -> Any:
         info = np.iinfo(dtype)
         if not info.min <= int(value) <= info.max:
             raise TypeError(f"{name}: argument {arg!r} = {value!r} does not fit in {dtype}")
-    with np.errstate(over="ignore"):
-        host = np.array([value], dtype)
-    return backend.asarray(host)
+    elif dtype.kind == "f" and not abs(value) <= _largest(dtype) and math.isfinite(value):
+        with np.errstate(over="ignore"):  # a finite number past the dtype's range becomes inf
+            return backend.asarray(np.array([value], dtype))
+    # (np.errstate on every call cost a third of a planned 0-d multiply by a number.)
+    return backend.asarray(np.array([value], dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _largest(dtype: np.dtype) -> float:
+    return float(np.finfo(dtype).max)
 
 
 def _check_array(name: str, arg: str, a: Any, spec: Input):
@@ -266,23 +273,29 @@ def binary(name: str, x: Any, y: Any) -> Any:
 
 def _binary(op: Op, name: str, x: Any, y: Any) -> Any:
     """op's code `name` of x and y (an arithmetic op or a comparison); errors name it."""
-    return dispatch.planned(call_key(f"{op.name} {name}", (x, y)), lambda: _prepare(op, name, x, y))(x, y)
+    scalar_x, scalar_y = _is_scalar(x), _is_scalar(y)
+    if scalar_x != scalar_y:  # a number's value changes from call to call; its type does not
+        key = call_key(f"{op.name} {name}", (y,) if scalar_x else (x,), scalar_x, type(x if scalar_x else y))
+    else:
+        key = call_key(f"{op.name} {name}", (x, y))
+    return dispatch.planned(key, lambda: _prepare(op, name, x, y))(x, y)
 
 
 def _prepare(op: Op, name: str, x: Any, y: Any):
     """The op on operands like x and y, checked: a function of (x, y)."""
+    scalar = "x" if _is_scalar(x) and not _is_scalar(y) else "y" if _is_scalar(y) else None
     xa, ya, (backend, out_shape, problem, xm, ym) = _plan(op, name, x, y)
     if problem is None:  # an empty output
         dtype = np.bool_ if op is COMPARE else xa.dtype
         return lambda x, y: backend.empty(out_shape, dtype)
     launcher = dispatch.select(op, problem).launcher
-    # A scalar operand became a 1-element array; such a call has no plan (call_key: None), so
-    # this function serves that call alone and takes the arrays made for it.
-    made = (xa, ya) if xa is not x or ya is not y else None
+    dtype = xa.dtype
 
     def run(x, y):
-        if made is not None:
-            x, y = made
+        if scalar == "x":  # the number as a 1-element array, its value checked against the dtype
+            x = _scalar(name, "x", x, dtype, backend)
+        elif scalar == "y":
+            y = _scalar(name, "y", y, dtype, backend)
         x, y = backend.ascontiguous(x), backend.ascontiguous(y)
         if xm is None:  # more merged axes than the kernels index
             x, y = expand(backend, x, out_shape).reshape(-1), expand(backend, y, out_shape).reshape(-1)

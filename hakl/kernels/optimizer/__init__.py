@@ -29,12 +29,15 @@ has per_param and fused only).
 """
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
 
-from ...op import (FLOATS, Function, Input, Op, Problem, Sample, _close, attach_variants, dtype_name, each_output,
-                   register, register_function)
+from ...op import (FLOATS, Function, Input, Op, Problem, Sample, _close, attach_variants, call_key, dtype_name,
+                   each_output, register, register_function)
+from ...tuning import dispatch
 
 # The lists each op's launchers take (masters follow when the problem's flag says so).
 LISTS = {"adamw": ("params", "grads", "moments1", "moments2"), "sgd": ("params", "grads"),
@@ -59,18 +62,19 @@ def state_dtype(problem: Problem) -> str:
 
 def per_tensor(problem: Problem, params: dict, n: int) -> np.ndarray:
     """(n, 3) float64 scalars of each tensor, what every variant's kernel reads: adamw
-    (lr_t, decay factor, epsilon_t); sgd and momentum (lr_p, 1, 0)."""
-    ratios = np.asarray(params.get("lr_ratios") or (1.0,) * n, np.float64)
-    lr = params["lr"] * ratios
-    out = np.zeros((n, 3))
-    out[:, 0], out[:, 1] = lr, 1.0
-    if problem.op == "adamw":
-        b1, b2, t = params["beta1"], params["beta2"], params["step"]
-        decay = np.asarray(params.get("decay") or (False,) * n, bool)
-        out[:, 0] = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        out[:, 1] = np.where(decay, 1.0 - lr * params["coeff"], 1.0)
-        out[:, 2] = params["epsilon"] * np.sqrt(1 - b2 ** t)
-    return out
+    (lr_t, decay factor, epsilon_t); sgd and momentum (lr_p, 1, 0). In Python floats (the
+    same IEEE operations as NumPy's): a model has a few tensors, and NumPy's calls on
+    arrays of four cost more than the update of a 10K-parameter model."""
+    ratios = params.get("lr_ratios") or (1.0,) * n
+    lr = params["lr"]
+    if problem.op != "adamw":
+        return np.array([(lr * r, 1.0, 0.0) for r in ratios], np.float64).reshape(n, 3)
+    b1, b2, t, coeff = params["beta1"], params["beta2"], params["step"], params["coeff"]
+    decay = params.get("decay") or (False,) * n
+    bias = math.sqrt(1 - b2 ** t)
+    rows = [(lr * r * bias / (1 - b1 ** t), 1.0 - lr * r * coeff if d else 1.0, params["epsilon"] * bias)
+            for r, d in zip(ratios, decay)]
+    return np.array(rows, np.float64).reshape(n, 3)
 
 
 def coefficients(params: dict, ct) -> tuple:
@@ -90,19 +94,25 @@ def tables(problem: Problem, arrays: tuple, params: dict, address, chunk: int):
     per-tensor scalars (per_tensor). `address(array)` is the backend's data pointer."""
     lists = split(problem, arrays)
     n = len(lists["params"])
-    table = np.zeros((n, 6), np.int64)
     states = [k for k in ("moments1", "moments2", "velocities") if k in lists]
-    for column, name in (*zip((2, 3), states), (0, "params"), (1, "grads"), (4, "master_params")):
-        if name in lists:
-            table[:, column] = [address(a) for a in lists[name]]
-    sizes = np.array([a.size for a in lists["params"]], np.int64)
-    table[:, 5] = sizes
-    pieces = -(-sizes // chunk)
-    t = np.repeat(np.arange(n, dtype=np.int64), pieces)
+    columns = ["params", "grads", *states, *[None] * (2 - len(states)), "master_params"]
+    addresses = [[address(a) for a in lists[name]] if name in lists else [0] * n for name in columns]
+    sizes = tuple(a.size for a in lists["params"])
+    table = np.array(list(zip(*addresses, sizes)), np.int64).reshape(n, 6)
+    return table, _chunks(sizes, chunk), per_tensor(problem, params, n)
+
+
+@functools.lru_cache(maxsize=256)
+def _chunks(sizes: tuple[int, ...], chunk: int) -> np.ndarray:
+    """The work chunks of tensors of `sizes` (a model's sizes repeat every step); read only."""
+    sizes_ = np.array(sizes, np.int64)
+    pieces = -(-sizes_ // chunk)
+    t = np.repeat(np.arange(len(sizes), dtype=np.int64), pieces)
     start = np.repeat(np.cumsum(pieces) - pieces, pieces)
     first = (np.arange(t.size, dtype=np.int64) - start) * chunk
-    chunks = np.stack([t, first, np.minimum(first + chunk, sizes[t])], axis=1)
-    return table, np.ascontiguousarray(chunks.reshape(-1, 3)), per_tensor(problem, params, n)
+    chunks = np.ascontiguousarray(np.stack([t, first, np.minimum(first + chunk, sizes_[t])], axis=1).reshape(-1, 3))
+    chunks.flags.writeable = False
+    return chunks
 
 
 def one_by_one(problem: Problem, arrays: tuple, params: dict):
@@ -282,12 +292,25 @@ def _scalar(fn: str, name: str, value: Any, integer: bool = False) -> float:
 
 def _run(fn: str, op: Op, lists: dict[str, list], masters: list | None, params: dict, per_param: dict,
          nesterov: bool = False) -> None:
+    """The update, through the call's plan: the framework's optimizer repeats one call of the
+    same arrays every step, and its checks (every array's backend, dtype and shape), groups
+    and selection cost a 4-parameter MLP's AdamW more than its kernel did."""
+    n = len(lists["params"])
+    masters = masters if masters is not None else [None] * n
+    arrays = [a for values in lists.values() for a in values] + [m for m in masters if m is not None]
+    key = call_key(fn, arrays, n, tuple(m is None for m in masters), nesterov)
+    plan = dispatch.planned(key, lambda: _prepare(fn, op, lists, masters, params, per_param, nesterov))
+    plan(arrays, params, per_param)
+
+
+def _prepare(fn: str, op: Op, lists: dict[str, list], masters: list, params: dict, per_param: dict,
+             nesterov: bool):
+    """The checked call as a function of (the lists' arrays flat, then the masters given;
+    the run-time scalars; the per-parameter values)."""
     from ...backends import backend_of
-    from ...tuning import dispatch
 
     params_list = lists["params"]
     n = len(params_list)
-    masters = masters if masters is not None else [None] * n
     backend = None
     for name, values in list(lists.items()) + [("master_params", masters)]:
         for i, a in enumerate(values):
@@ -324,25 +347,44 @@ def _run(fn: str, op: Op, lists: dict[str, list], masters: list | None, params: 
             if dtype_name(a.dtype) != want:
                 raise TypeError(f"{fn}: argument '{name}[{i}]' must be {want} (for a {dt} parameter"
                                 f"{' with a master' if m is not None else ''}), got {a.dtype}")
-    # One problem per (dtype, master) group of parameters.
+    # Where each array sits in the flat list _run passes: the lists one after the other, then
+    # the masters given.
+    position, k = {}, 0
+    for name, values in lists.items():
+        for i in range(n):
+            position[name, i], k = k, k + 1
+    for i, m in enumerate(masters):
+        if m is not None:
+            position["master_params", i], k = k, k + 1
+    flat_arrays = [a for values in lists.values() for a in values] + [m for m in masters if m is not None]
+    # One problem per (dtype, master) group of parameters, each with its launcher and the
+    # positions of its arrays; a non-contiguous one is staged, and updated back unless a grad.
     groups: dict[tuple, list[int]] = {}
     for i, p in enumerate(params_list):
         groups.setdefault((dtype_name(p.dtype), masters[i] is not None), []).append(i)
+    prepared = []
     for (dt, master), idx in groups.items():
-        group_params = dict(params, **{k: tuple(v[i] for i in idx) for k, v in per_param.items()})
-        staged, flat = [], []
-        for name, values in list(lists.items()) + ([("master_params", masters)] if master else []):
-            for i in idx:
-                a = values[i]
-                c = backend.ascontiguous(a)
-                if c is not a and name != "grads":
-                    staged.append((a, c))
-                flat.append(c)
+        members = [(name, i) for name in list(lists) + (["master_params"] if master else []) for i in idx]
+        positions = [position[m] for m in members]
+        staged = [(j, name != "grads") for j, (name, _) in enumerate(members)
+                  if backend.ascontiguous(flat_arrays[positions[j]]) is not flat_arrays[positions[j]]]
         sizes = [int(np.prod(params_list[i].shape, dtype=np.int64)) for i in idx]
+        group_params = dict(params, **{k: tuple(v[i] for i in idx) for k, v in per_param.items()})
         problem = problem_for(op.name, backend.name, dt, sizes, master, group_params, nesterov)
-        dispatch.select(op, problem).run(problem, *flat)
-        for original, copy in staged:  # a non-contiguous view gets its update back
-            backend.copy_into(original, copy)
+        prepared.append((idx, positions, staged, dispatch.select(op, problem).launcher))
+
+    def run(arrays: list, params: dict, per_param: dict) -> None:
+        for idx, positions, staged, launcher in prepared:
+            flat = [arrays[j] for j in positions]
+            for j, _ in staged:
+                flat[j] = backend.ascontiguous(flat[j])
+            group = dict(params, **{k: tuple(v[i] for i in idx) for k, v in per_param.items()})
+            launcher(*flat, **group)
+            for j, back in staged:  # a non-contiguous view gets its update back
+                if back:
+                    backend.copy_into(arrays[positions[j]], flat[j])
+
+    return run
 
 
 def _per_param_values(fn: str, name: str, value: Any, n: int, default: Any, kind) -> tuple:

@@ -61,15 +61,18 @@ def _update(code, master, table, chunks, scal, beta1, comp1, beta2, comp2, mu, l
     for c in range(lo, hi):
         t, first, last = chunks[c, 0], chunks[c, 1], chunks[c, 2]
         size = table[t, 5]
-        p = carray(_pointer(table[t, 0], lp), size)
-        g = carray(_pointer(table[t, 1], lp), size)
-        s1 = carray(_pointer(table[t, 2], ls), size)
-        s2 = carray(_pointer(table[t, 3], ls), size)
-        w32 = carray(_pointer(table[t, 4], ls), size)
+        # The chunk's slices, walked from 0: an index LLVM cannot prove non-negative keeps
+        # the wrap-around of negative indices in the loop, which stopped it vectorising
+        # (scalar sqrtss and divss: 42 us for a 10K-parameter MLP's update on the Ice Lake Xeon).
+        p = carray(_pointer(table[t, 0], lp), size)[first:last]
+        g = carray(_pointer(table[t, 1], lp), size)[first:last]
+        s1 = carray(_pointer(table[t, 2], ls), size)[first:last]
+        s2 = carray(_pointer(table[t, 3], ls), size)[first:last]
+        w32 = carray(_pointer(table[t, 4], ls), size)[first:last]
         lr, decay, eps = _compute(ls, scal[t, 0]), _compute(ls, scal[t, 1]), _compute(ls, scal[t, 2])
         # One loop per rule (and master or not): branch-free bodies that LLVM vectorises.
         if code == 0:
-            for i in range(first, last):
+            for i in range(last - first):
                 gi = _compute(ls, _load(g, i))
                 v1 = b1 * _compute(ls, _load(s1, i)) + c1 * gi
                 v2 = b2 * _compute(ls, _load(s2, i)) + c2 * gi * gi
@@ -82,7 +85,7 @@ def _update(code, master, table, chunks, scal, beta1, comp1, beta2, comp2, mu, l
                 else:
                     _store(p, i, _compute(ls, _load(p, i)) * decay - lr * (v1 / (np.sqrt(v2) + eps)))
         else:
-            for i in range(first, last):
+            for i in range(last - first):
                 gi = _compute(ls, _load(g, i))
                 w = _load(w32, i) if master else _compute(ls, _load(p, i))
                 if code == 1:
