@@ -159,3 +159,20 @@ def test_small_cpu_reductions_stay_on_the_calling_thread(monkeypatch):
         rows.build(problem, rows.default_config(problem))(np.ones(shape, np.float32))
     (small_n, small_grain), (big_n, big_grain) = calls
     assert small_n < 2 * small_grain and big_n >= 4 * big_grain
+
+
+def test_repeated_calls_run_their_plan_and_bad_options_fail_every_time(rng):
+    """A call like one before it runs that call's plan (hakl.op.call_key): new values give new
+    results, a list axis and a tuple axis both serve, and bad options raise each time."""
+    for axis in ([1], (1,), 1, [1]):
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        np.testing.assert_allclose(hakl.sum(x, axis), x.sum(1), rtol=1e-6)
+        dout = rng.standard_normal(3).astype(np.float32)
+        np.testing.assert_array_equal(hakl.mean_grad(x, dout, axis), np.repeat(dout[:, None] / 4, 4, 1))
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"^sum: argument 'axis' must be an int"):
+            hakl.sum(x, True)
+        with pytest.raises(ValueError, match=r"^sum: argument 'axis' = \[1, 1\] names an axis twice"):
+            hakl.sum(x, [1, 1])
+        with pytest.raises(ValueError, match=r"^mean_grad: argument 'dout' has shape \(4,\)"):
+            hakl.mean_grad(x, np.ones(4, np.float32), [1])

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis, dtype_name,
-                   option, register, register_function, validate)
+from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, check_axis,
+                   dtype_name, option, register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 from .reference import DEFAULT_IGNORE
@@ -312,12 +312,17 @@ class _Call:
         self.lse_shape = dropped
         self.dtype = dtype_name(input.dtype)
         self.shape3 = (self.outer, classes, self.inner)
-        self.x = backend.ascontiguous(input).reshape(self.shape3)
-        self.label = backend.ascontiguous(label).reshape(self.shape3 if soft else (self.outer, self.inner))
-        self.weight = None if weight is None else backend.ascontiguous(weight)
+        self.x, self.label, self.weight = self.canonical(input, label, weight)
         self.flags = (("soft", soft), ("use_softmax", bool(use_softmax)), ("weight", weight is not None),
                       ("reduction", reduction))
         self.params = (("ignore_index", self.ignore_index),)
+
+    def canonical(self, input: Any, label: Any, weight: Any) -> tuple:
+        """(input, label, weight) as the kernels take them: contiguous, input (outer, C, inner),
+        labels (outer, inner) or soft (outer, C, inner). A plan applies it to each call's arrays."""
+        contiguous = self.backend.ascontiguous
+        label = contiguous(label).reshape(self.shape3 if self.soft else (self.outer, self.inner))
+        return (contiguous(input).reshape(self.shape3), label, None if weight is None else contiguous(weight))
 
     @property
     def empty(self) -> bool:
@@ -347,13 +352,26 @@ class _Call:
 
 
 def _cross_entropy(name, input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax):
-    call = _Call(name, input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax)
-    if call.empty:
-        return call.empty_result()
+    """(loss, lse) through the call's plan: its checks and selection run once per layout and
+    options (hakl.op.call_key); each call's labels are still checked by the kernel."""
+    options = (ignore_index, reduction, soft_label, axis, use_softmax)
+    key = call_key(name, (input, label) if weight is None else (input, label, weight), weight is None, *options)
+    return dispatch.planned(key, lambda: _prepare_forward(name, input, label, weight, *options))(input, label, weight)
+
+
+def _prepare_forward(name, input, label, weight, *options):
+    call = _Call(name, input, label, weight, *options)
+    if call.empty:  # an empty call checks its labels' values: nothing to keep
+        return lambda input, label, weight: _Call(name, input, label, weight, *options).empty_result()
     problem = call.problem(CROSS_ENTROPY)
-    loss, lse = problem.launch(dispatch.select(CROSS_ENTROPY, problem).launcher, call.x, call.label,
-                               *call.weights())
-    return call.loss_out(loss), lse.reshape(call.lse_shape)
+    launcher, params = dispatch.select(CROSS_ENTROPY, problem).launcher, dict(problem.params)
+
+    def run(input, label, weight):
+        x, label, weight = call.canonical(input, label, weight)
+        loss, lse = launcher(x, label, *(() if weight is None else (weight,)), **params)
+        return call.loss_out(loss), lse.reshape(call.lse_shape)
+
+    return run
 
 
 def cross_entropy(input: Any, label: Any, weight: Any = None, ignore_index: int = DEFAULT_IGNORE,
@@ -401,6 +419,16 @@ def cross_entropy_grad(input: Any, label: Any, dloss: Any, weight: Any = None, i
     input's shape and dtype to write into — `input` itself for an in-place gradient, as
     Liger-Kernel does (its contents are unspecified if the call raises)."""
     name = "cross_entropy_grad"
+    options = (weight, ignore_index, reduction, soft_label, axis, use_softmax)
+    arrays = (input, label, dloss, *(a for a in (weight, lse, out) if a is not None))
+    key = call_key(name, arrays, weight is None, lse is None, out is None, out is input, *options[1:])
+    plan = dispatch.planned(key, lambda: _prepare_grad(name, input, label, dloss, lse, out, *options))
+    return plan(input, label, dloss, weight, lse, out)
+
+
+def _prepare_grad(name, input, label, dloss, lse, out, weight, ignore_index, reduction, soft_label, axis,
+                  use_softmax):
+    """cross_entropy_grad's checks and selection, as a function of its arrays."""
     call = _Call(name, input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
                  extra=((Input("dloss", role="grad"), dloss), (Input("lse", ("float32", "float64")), lse)))
     if dloss.dtype != input.dtype:
@@ -413,20 +441,27 @@ def cross_entropy_grad(input: Any, label: Any, dloss: Any, weight: Any = None, i
         if tuple(lse.shape) != call.lse_shape or dtype_name(lse.dtype) != compute_dtype(call.dtype):
             raise ValueError(f"{name}: argument 'lse' must have shape {call.lse_shape} and dtype "
                              f"{compute_dtype(call.dtype)}, got {tuple(lse.shape)} {lse.dtype}")
-    target = _check_out(name, call, out, input)
+    _check_out(name, call, out, input)
+    backend = call.backend
     if call.empty:
-        return out if out is not None else call.backend.empty(input.shape, input.dtype)
+        return lambda input, label, dloss, weight, lse, out: (out if out is not None else
+                                                              backend.empty(input.shape, input.dtype))
     rows = (call.outer, call.inner)
-    d = call.backend.ascontiguous(dloss).reshape(rows if reduction == "none" else ())
-    extra = (call.backend.ascontiguous(lse).reshape(rows),) if has_lse else ()
     problem = call.problem(CROSS_ENTROPY_GRAD, (("lse", has_lse),),
                            (call.dtype, *((compute_dtype(call.dtype),) if has_lse else ())))
     selection = dispatch.select(CROSS_ENTROPY_GRAD, problem)
-    inputs = (call.x, call.label, d, *extra, *call.weights())
-    if target is not None:
-        selection.run(problem, *inputs, out=target)
-        return out
-    return selection.run(problem, *inputs).reshape(input.shape)
+
+    def run(input, label, dloss, weight, lse, out):
+        x, label, weight = call.canonical(input, label, weight)
+        d = backend.ascontiguous(dloss).reshape(rows if reduction == "none" else ())
+        extra = (backend.ascontiguous(lse).reshape(rows),) if has_lse else ()
+        inputs = (x, label, d, *extra, *(() if weight is None else (weight,)))
+        if out is not None:
+            selection.run(problem, *inputs, out=out.reshape(call.shape3))
+            return out
+        return selection.run(problem, *inputs).reshape(input.shape)
+
+    return run
 
 
 def cross_entropy_with_grad(input: Any, label: Any, weight: Any = None, ignore_index: int = DEFAULT_IGNORE,

@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, check_axis,
-                   dtype_name, option, register, register_function, validate)
+from ...op import (FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key,
+                   check_axis, dtype_name, option, register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 
@@ -272,7 +272,19 @@ _X = {"sum": Input("x", SUM_DTYPES), "mean": Input("x", FLOATS),
       **{op: Input("x", EXTREME_DTYPES) for op in EXTREME_OPS}}
 
 
+def _axis_key(axis: Any) -> tuple:
+    """An axis option as call_key takes it: a list (unhashable) as its tuple, its type beside."""
+    return type(axis), tuple(axis) if type(axis) is list else axis
+
+
 def _reduce(name: str, op: str, x: Any, axis: Any, keepdim: Any) -> Any:
+    prepared = dispatch.planned(call_key(name, (x,), *_axis_key(axis), keepdim),
+                                lambda: _prepare(name, op, x, axis, keepdim))
+    return prepared(x)
+
+
+def _prepare(name: str, op: str, x: Any, axis: Any, keepdim: Any):
+    """The checked reduction of arrays like x, as a function of x."""
     backend = validate(name, (_X[op],), (x,))
     keepdim = _check_keepdim(name, keepdim)
     axes = reduced_axes(name, axis, x.ndim, tuples=op != "argmax")
@@ -283,16 +295,16 @@ def _reduce(name: str, op: str, x: Any, axis: Any, keepdim: Any) -> Any:
     perm, shape3 = layout(shape, axes)
     outer, n, inner = shape3
     if outer * inner == 0:
-        return backend.empty(out_shape, result_dtype)
+        return lambda x: backend.empty(out_shape, result_dtype)
     if n == 0:
         if op in EXTREME_OPS:
             raise ValueError(f"{name}: argument 'axis' = {axis} reduces a zero-size axis of shape {shape}, and "
                              f"{name} has no identity")
-        return _fill(backend, out_shape, result_dtype, np.nan if op == "mean" else 0)
+        return lambda x: _fill(backend, out_shape, result_dtype, np.nan if op == "mean" else 0)
     op_spec = REDUCE_SUM if op in SUM_OPS else REDUCE_MAX
     problem = Problem(op_spec.name, backend.name, dtype_name(x.dtype), shape3, (("op", op),))
-    out = dispatch.select(op_spec, problem).launcher(_canonical(backend, x, perm, shape3))
-    return out.reshape(out_shape)
+    launcher = dispatch.select(op_spec, problem).launcher
+    return lambda x: launcher(_canonical(backend, x, perm, shape3)).reshape(out_shape)
 
 
 def sum(x: Any, axis: Any = None, keepdim: bool = False) -> Any:  # noqa: A001  (Paddle's and NumPy's name)
@@ -329,6 +341,14 @@ GRAD_X, GRAD_OUT, GRAD_DOUT = Input("x"), Input("out"), Input("dout", role="grad
 
 def _grad(name: str, op: str, x: Any, out: Any, dout: Any, axis: Any, keepdim: Any) -> Any:
     arrays = (x, dout) if out is None else (x, out, dout)
+    prepared = dispatch.planned(call_key(name, arrays, *_axis_key(axis), keepdim),
+                                lambda: _prepare_grad(name, op, x, out, dout, axis, keepdim))
+    return prepared(x, out, dout)
+
+
+def _prepare_grad(name: str, op: str, x: Any, out: Any, dout: Any, axis: Any, keepdim: Any):
+    """The checked gradient, as a function of (x, out, dout)."""
+    arrays = (x, dout) if out is None else (x, out, dout)
     specs = (GRAD_X, GRAD_DOUT) if out is None else (GRAD_X, GRAD_OUT, GRAD_DOUT)
     backend = validate(name, specs, arrays, same_shape=False)
     keepdim = _check_keepdim(name, keepdim)
@@ -344,18 +364,24 @@ def _grad(name: str, op: str, x: Any, out: Any, dout: Any, axis: Any, keepdim: A
             raise ValueError(f"{name}: argument {spec.name!r} has shape {tuple(a.shape)} but the reduction of "
                              f"'x' {shape} over axis {axis} (keepdim={keepdim}) has {want}")
     if x.size == 0:
-        return backend.empty(shape, x.dtype)
+        return lambda x, out, dout: backend.empty(shape, x.dtype)
     perm, shape3 = layout(shape, axes)
     outer, _, inner = shape3
     small = (outer, 1, inner)
-    d3 = backend.ascontiguous(dout).reshape(small)
-    o3 = d3 if out is None else backend.ascontiguous(out).reshape(small)
     problem = Problem("reduce_grad", backend.name, dtype_name(x.dtype), shape3, (("op", op),))
-    dx = dispatch.select(REDUCE_GRAD, problem).launcher(_canonical(backend, x, perm, shape3), o3, d3)
-    if perm is None:
-        return dx.reshape(shape)
-    moved = dx.reshape(tuple(shape[p] for p in perm))
-    return backend.ascontiguous(moved.transpose(tuple(int(i) for i in np.argsort(perm))))
+    launcher = dispatch.select(REDUCE_GRAD, problem).launcher
+    back = None if perm is None else tuple(int(i) for i in np.argsort(perm))
+    moved = None if perm is None else tuple(shape[p] for p in perm)
+
+    def run(x, out, dout):
+        d3 = backend.ascontiguous(dout).reshape(small)
+        o3 = d3 if out is None else backend.ascontiguous(out).reshape(small)
+        dx = launcher(_canonical(backend, x, perm, shape3), o3, d3)
+        if perm is None:
+            return dx.reshape(shape)
+        return backend.ascontiguous(dx.reshape(moved).transpose(back))
+
+    return run
 
 
 def sum_grad(x: Any, dout: Any, axis: Any = None, keepdim: bool = False) -> Any:
