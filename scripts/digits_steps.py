@@ -6,7 +6,8 @@ process, so the two share the machine's state (issue 15's comparison). Models:
   batch 64; --clip adds its ClipGradByNorm(5.0) (torch: clip_grad_norm_ per parameter,
   which is what Paddle's ClipGradByNorm computes).
 
-Every step is forward, cross-entropy, backward, AdamW and clearing the gradients.
+Every step is forward, cross-entropy, backward, AdamW and clearing the gradients; blocks of
+steps of the two alternate, and each reports its median block.
 
     python scripts/digits_steps.py [--model lstm|mlp] [--clip] [--steps 400]
 """
@@ -30,7 +31,7 @@ y = digits.target.astype("int64")
 batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(y) - batch, batch)]
 
 
-def hakl_steps() -> float:
+def hakl_step():
     import hakl.framework as paddle
 
     paddle.seed(0)
@@ -54,10 +55,10 @@ def hakl_steps() -> float:
     opt = paddle.optimizer.AdamW(learning_rate=1e-2, parameters=model.parameters(), weight_decay=1e-4,
                                  grad_clip=clip)
     data = [(paddle.to_tensor(a), paddle.to_tensor(b)) for a, b in batches]
-    return _rate(model, opt, paddle.nn.CrossEntropyLoss(), data, opt.clear_grad, lambda: None)
+    return _step(model, opt, paddle.nn.CrossEntropyLoss(), data, opt.clear_grad, lambda: None)
 
 
-def torch_steps() -> float:
+def torch_step():
     import torch
 
     torch.manual_seed(0)
@@ -85,11 +86,11 @@ def torch_steps() -> float:
                 torch.nn.utils.clip_grad_norm_(p, 5.0)
 
     data = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
-    return _rate(model, opt, torch.nn.CrossEntropyLoss(), data, opt.zero_grad, clip)
+    return _step(model, opt, torch.nn.CrossEntropyLoss(), data, opt.zero_grad, clip)
 
 
-def _rate(model, opt, loss_fn, data, clear, clip) -> float:
-    """The best of 3 runs' steps/s of one training step (forward, backward, clip, AdamW, clear)."""
+def _step(model, opt, loss_fn, data, clear, clip):
+    """One training step (forward, backward, clip, AdamW, clear) of batch i, warmed up."""
     def step(i):
         xb, yb = data[i % len(data)]
         loss_fn(model(xb), yb).backward()
@@ -99,19 +100,28 @@ def _rate(model, opt, loss_fn, data, clear, clip) -> float:
 
     for i in range(30):  # warm-up: compiles, tunes, allocates
         step(i)
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for i in range(args.steps):
-            step(i)
-        best = max(best, args.steps / (time.perf_counter() - start))
-    return best
+    return step
+
+
+def _rates(steps: dict, rounds: int = 10) -> dict:
+    """Each framework's median steps/s over `rounds` blocks of args.steps / 4 steps, the blocks
+    of the two interleaved: this VM's speed drifts by tens of percent from minute to minute."""
+    block = max(1, args.steps // 4)
+    rates = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for i in range(block):
+                step(i)
+            rates[name].append(block / (time.perf_counter() - start))
+    return {name: sorted(r)[len(r) // 2] for name, r in rates.items()}
 
 
 if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(2)
-    h, t = hakl_steps(), torch_steps()
-    print(f"digits {args.model}{' with ClipGradByNorm' if args.clip else ''} training, steps/s (best of 3 x "
-          f"{args.steps}): hakl {h:.0f}, torch {t:.0f} ({h / t:.2f}x)")
+    rates = _rates({"hakl": hakl_step(), "torch": torch_step()})
+    h, t = rates["hakl"], rates["torch"]
+    print(f"digits {args.model}{' with ClipGradByNorm' if args.clip else ''} training, steps/s (median of 10 "
+          f"interleaved blocks of {max(1, args.steps // 4)}): hakl {h:.0f}, torch {t:.0f} ({h / t:.2f}x)")

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name, register,
-                   register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name,
+                   register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 from .reference import NO_PADDING
@@ -154,6 +154,13 @@ def embedding(ids: Any, table: Any, padding_idx: Any = None) -> Any:
     the result is ids.shape + (D,) in the table's dtype, the rows of ids == padding_idx
     zero (padding_idx < 0 counts from the end). Ids outside [0, V) raise ValueError."""
     name = "embedding"
+    key = call_key(name, (ids, table), padding_idx)
+    return dispatch.planned(key, lambda: _prepare_forward(name, ids, table, padding_idx))(ids, table)
+
+
+def _prepare_forward(name: str, ids: Any, table: Any, padding_idx: Any):
+    """embedding's checks and selection, as a function of (ids, table); the kernel checks
+    each call's ids."""
     backend = validate(name, (Input("ids", IDS), Input("table")), (ids, table), same_shape=False)
     if table.ndim != 2:
         raise ValueError(f"{name}: argument 'table' must be 2-d (num_embeddings, embedding_dim), got shape "
@@ -163,13 +170,15 @@ def embedding(ids: Any, table: Any, padding_idx: Any = None) -> Any:
     n = math.prod(ids.shape)
     shape = tuple(ids.shape) + (dim,)
     if n * dim == 0:
-        _empty_checked(name, backend, ids, num)
-        return backend.empty(shape, table.dtype)
+        def empty(ids, table):
+            _empty_checked(name, backend, ids, num)
+            return backend.empty(shape, table.dtype)
+        return empty
     problem = Problem("embedding", backend.name, dtype_name(table.dtype), (n, num, dim), (), (("padding_idx", pad),),
                       (dtype_name(table.dtype), dtype_name(ids.dtype)))
-    out = problem.launch(dispatch.select(EMBEDDING, problem).launcher, backend.ascontiguous(table),
-                         backend.ascontiguous(ids).reshape(n))
-    return out.reshape(shape)
+    launcher, params = dispatch.select(EMBEDDING, problem).launcher, dict(problem.params)
+    return lambda ids, table: launcher(backend.ascontiguous(table), backend.ascontiguous(ids).reshape(n),
+                                       **params).reshape(shape)
 
 
 def embedding_grad(ids: Any, dout: Any, num_embeddings: int, padding_idx: Any = None, *,
@@ -179,6 +188,12 @@ def embedding_grad(ids: Any, dout: Any, num_embeddings: int, padding_idx: Any = 
     the padding row zero. Deterministic; deterministic=False lets GPUs serve float32 with
     atomic adds (faster, the bits may differ between calls)."""
     name = "embedding_grad"
+    key = call_key(name, (ids, dout), num_embeddings, padding_idx, deterministic)
+    plan = dispatch.planned(key, lambda: _prepare_grad(name, ids, dout, num_embeddings, padding_idx, deterministic))
+    return plan(ids, dout)
+
+
+def _prepare_grad(name: str, ids: Any, dout: Any, num_embeddings: Any, padding_idx: Any, deterministic: Any):
     backend = validate(name, (Input("ids", IDS), Input("dout", role="grad")), (ids, dout), same_shape=False)
     num = _int(name, "num_embeddings", num_embeddings)
     if num < 0:
@@ -191,13 +206,16 @@ def embedding_grad(ids: Any, dout: Any, num_embeddings: int, padding_idx: Any = 
     pad = _padding(name, padding_idx, num)
     n, dim = math.prod(ids.shape), int(dout.shape[-1])
     if n * dim * num == 0:
-        _empty_checked(name, backend, ids, num)
-        return backend.asarray(np.zeros((num, dim), dout.dtype))
+        def empty(ids, dout):
+            _empty_checked(name, backend, ids, num)
+            return backend.asarray(np.zeros((num, dim), dout.dtype))
+        return empty
     problem = Problem("embedding_grad", backend.name, dtype_name(dout.dtype), (n, num, dim),
                       (("deterministic", bool(deterministic)),), (("num_embeddings", num), ("padding_idx", pad)),
                       (dtype_name(dout.dtype), dtype_name(ids.dtype)))
-    return problem.launch(dispatch.select(EMBEDDING_GRAD, problem).launcher,
-                          backend.ascontiguous(dout).reshape(n, dim), backend.ascontiguous(ids).reshape(n))
+    launcher, params = dispatch.select(EMBEDDING_GRAD, problem).launcher, dict(problem.params)
+    return lambda ids, dout: launcher(backend.ascontiguous(dout).reshape(n, dim), backend.ascontiguous(ids).reshape(n),
+                                      **params)
 
 
 # ---- the public functions' declarations ----------------------------------------

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, dtype_name, register,
-                   register_function, validate)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name,
+                   register, register_function, validate)
 from ...tuning import dispatch
 from . import reference
 
@@ -288,7 +288,21 @@ class _Call:
         return self.rows * self.n == 0
 
 
+def _shape_key(normalized_shape: Any) -> tuple:
+    """normalized_shape as call_key takes it: a list (unhashable) as its tuple, its type beside."""
+    return type(normalized_shape), tuple(normalized_shape) if type(normalized_shape) is list else normalized_shape
+
+
 def _forward(name: str, x: Any, normalized_shape: Any, weight: Any, bias: Any, epsilon: Any):
+    """(y, mean, rstd) through the call's plan (hakl.op.call_key): checks and selection once
+    per layout and options."""
+    arrays = (x, *(a for a in (weight, bias) if a is not None))
+    key = call_key(name, arrays, weight is None, bias is None, *_shape_key(normalized_shape), epsilon)
+    plan = dispatch.planned(key, lambda: _prepare_forward(name, x, normalized_shape, weight, bias, epsilon))
+    return plan(x, weight, bias)
+
+
+def _prepare_forward(name: str, x: Any, normalized_shape: Any, weight: Any, bias: Any, epsilon: Any):
     call = _Call(name, x, normalized_shape, ((Input("weight"), weight), (Input("bias"), bias)))
     for arg, a in (("weight", weight), ("bias", bias)):
         if a is not None:
@@ -296,15 +310,19 @@ def _forward(name: str, x: Any, normalized_shape: Any, weight: Any, bias: Any, e
     eps = _epsilon(name, epsilon)
     backend = call.backend
     if call.empty:  # the statistics of no elements are NaN (NumPy's mean of nothing)
-        stats = backend.asarray(np.full(call.lead, np.nan, call.stat))
-        return backend.empty(x.shape, x.dtype), stats, backend.asarray(np.full(call.lead, np.nan, call.stat))
+        nan = lambda: backend.asarray(np.full(call.lead, np.nan, call.stat))  # noqa: E731
+        return lambda x, weight, bias: (backend.empty(x.shape, x.dtype), nan(), nan())
     flags = (("weight", weight is not None), ("bias", bias is not None))
-    extra = tuple(call.flat(a, (call.n,)) for a in (weight, bias) if a is not None)
     problem = Problem("layer_norm", backend.name, call.dtype, (call.rows, call.n), flags, (("epsilon", eps),),
-                      (call.dtype,) * (1 + len(extra)))
-    y, mean, rstd = problem.launch(dispatch.select(LAYER_NORM, problem).launcher,
-                                   call.flat(x, (call.rows, call.n)), *extra)
-    return y.reshape(x.shape), mean.reshape(call.lead), rstd.reshape(call.lead)
+                      (call.dtype,) * (1 + sum(a is not None for a in (weight, bias))))
+    launcher, params = dispatch.select(LAYER_NORM, problem).launcher, dict(problem.params)
+
+    def run(x, weight, bias):
+        extra = tuple(call.flat(a, (call.n,)) for a in (weight, bias) if a is not None)
+        y, mean, rstd = launcher(call.flat(x, (call.rows, call.n)), *extra, **params)
+        return y.reshape(x.shape), mean.reshape(call.lead), rstd.reshape(call.lead)
+
+    return run
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, epsilon: float = 1e-05) -> Any:
@@ -328,6 +346,14 @@ def layer_norm_grad(x: Any, dout: Any, mean: Any, rstd: Any, normalized_shape: A
     (weight's shape) is None when weight is None; dbias (the sum of dout over the leading
     axes, normalized_shape) is None unless has_bias. Deterministic."""
     name = "layer_norm_grad"
+    arrays = (x, dout, mean, rstd) if weight is None else (x, dout, mean, rstd, weight)
+    key = call_key(name, arrays, weight is None, *_shape_key(normalized_shape), has_bias)
+    plan = dispatch.planned(key, lambda: _prepare_grad(name, x, dout, mean, rstd, normalized_shape, weight, has_bias))
+    return plan(x, dout, mean, rstd, weight)
+
+
+def _prepare_grad(name: str, x: Any, dout: Any, mean: Any, rstd: Any, normalized_shape: Any, weight: Any,
+                  has_bias: Any):
     stats = Input("mean", STATS), Input("rstd", STATS)
     call = _Call(name, x, normalized_shape, ((Input("dout", role="grad"), dout), (stats[0], mean), (stats[1], rstd),
                                              (Input("weight"), weight)))
@@ -345,20 +371,25 @@ def layer_norm_grad(x: Any, dout: Any, mean: Any, rstd: Any, normalized_shape: A
     backend, has_bias = call.backend, bool(has_bias)
     if call.empty:
         zeros = lambda shape: backend.asarray(np.zeros(shape, x.dtype))  # noqa: E731
-        return (backend.empty(x.shape, x.dtype), None if weight is None else zeros(weight.shape),
-                zeros(call.shape) if has_bias else None)
+        return lambda x, dout, mean, rstd, weight: (backend.empty(x.shape, x.dtype),
+                                                    None if weight is None else zeros(weight.shape),
+                                                    zeros(call.shape) if has_bias else None)
     flags = (("weight", weight is not None), ("bias", has_bias))
-    extra = () if weight is None else (call.flat(weight, (call.n,)),)
     problem = Problem("layer_norm_grad", backend.name, call.dtype, (call.rows, call.n), flags, (),
                       _dtypes("layer_norm_grad", call.dtype, flags))
+    launcher = dispatch.select(LAYER_NORM_GRAD, problem).launcher
     two = (call.rows, call.n)
-    out = list(problem.launch(dispatch.select(LAYER_NORM_GRAD, problem).launcher, call.flat(x, two),
-                              call.flat(dout, two), call.flat(mean, (call.rows,)), call.flat(rstd, (call.rows,)),
-                              *extra))
-    dx = out.pop(0).reshape(x.shape)
-    dweight = out.pop(0).reshape(weight.shape) if weight is not None else None
-    dbias = out.pop(0).reshape(call.shape) if has_bias else None
-    return dx, dweight, dbias
+
+    def run(x, dout, mean, rstd, weight):
+        extra = () if weight is None else (call.flat(weight, (call.n,)),)
+        out = list(launcher(call.flat(x, two), call.flat(dout, two), call.flat(mean, (call.rows,)),
+                            call.flat(rstd, (call.rows,)), *extra))
+        dx = out.pop(0).reshape(x.shape)
+        dweight = out.pop(0).reshape(weight.shape) if weight is not None else None
+        dbias = out.pop(0).reshape(call.shape) if has_bias else None
+        return dx, dweight, dbias
+
+    return run
 
 
 # ---- the public functions' declarations ----------------------------------------
