@@ -103,7 +103,10 @@ class Node:
 class Tensor:
     """A hakl array with Paddle's dygraph Tensor interface (see the module docstring)."""
 
-    __slots__ = ("_data", "stop_gradient", "_node", "_index", "_grad", "name", "persistable", "__weakref__")
+    # _zeroed: _grad holds the zeros clear_gradient() left, so the next gradient replaces it
+    # rather than being added to it (four adds of a zero in every step of a small model).
+    __slots__ = ("_data", "stop_gradient", "_node", "_index", "_grad", "_zeroed", "name", "persistable",
+                 "__weakref__")
     _names = 0
 
     def __init__(self, data: Any = None, dtype: Any = None, place: Any = None, stop_gradient: bool = True,
@@ -111,7 +114,7 @@ class Tensor:
         t = to_tensor(data, dtype=dtype, place=place, stop_gradient=stop_gradient) if data is not None else None
         self._data = None if t is None else t._data
         self.stop_gradient = bool(stop_gradient)
-        self._node, self._index, self._grad = None, 0, None
+        self._node, self._index, self._grad, self._zeroed = None, 0, None, False
         self.name = name or _unique("generated_tensor")
         self.persistable = False
 
@@ -240,7 +243,7 @@ class Tensor:
     def clear_gradient(self) -> None:
         """Zero the accumulated gradient (Paddle 2.0 keeps a zeroed gradient, it does not drop it)."""
         if self._grad is not None:
-            self._grad = zeros_like_array(self._grad)
+            self._grad, self._zeroed = zeros_like_array(self._grad), True
 
     clear_grad = clear_gradient
 
@@ -249,7 +252,7 @@ class Tensor:
         return wrap(self._data)
 
     def _set_grad(self, g: Any) -> None:
-        self._grad = g
+        self._grad, self._zeroed = g, False
 
     def set_value(self, value: Any) -> None:
         """Overwrite the data in place (shape and dtype kept): how set_state_dict loads."""
@@ -303,6 +306,7 @@ def wrap(data: Any, stop_gradient: bool = True, cls=Tensor) -> Tensor:
     t._node = None
     t._index = 0
     t._grad = None
+    t._zeroed = False
     t.name = None
     t.persistable = False
     return t
@@ -495,7 +499,7 @@ def _send(t: Any, g: Any, pending: dict, targets: dict | None) -> None:
 
 def _deliver(t: Tensor, g: Any, targets: dict | None) -> None:
     if targets is None:
-        t._grad = _accumulate(t._grad, g)
+        t._grad, t._zeroed = g if t._zeroed else _accumulate(t._grad, g), False
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

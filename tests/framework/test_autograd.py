@@ -104,8 +104,10 @@ def test_gradients_accumulate_until_cleared():
     np.testing.assert_allclose(x.grad, 3 * 2 * np.array([1.0, 2.0, 3.0]))
     x.clear_gradient()
     np.testing.assert_array_equal(x.grad, np.zeros(3))  # 2.0 keeps a zeroed gradient
-    (x * 2.0).sum().backward()
+    (x * 2.0).sum().backward()  # replaces the zeros (no add of a zero)
     np.testing.assert_allclose(x.grad, [2.0, 2.0, 2.0])
+    (x * 3.0).sum().backward()  # and the next one adds to it again
+    np.testing.assert_allclose(x.grad, [5.0, 5.0, 5.0])
     assert isinstance(x.grad, np.ndarray)  # 2.0.x returns NumPy
     # a tensor used twice in one graph gets both paths
     y = paddle.to_tensor(np.array([2.0]), stop_gradient=False)
