@@ -19,7 +19,7 @@ import functools
 import numpy as np
 
 from ...backends import cpu, mkl, onednn, output_pool
-from ...op import AFTER_BASELINE, Problem, Variant, dtype_name
+from ...op import AFTER_BASELINE, Problem, Variant, call_key, dtype_name
 from ...tuning import dispatch
 from . import baseline
 from .reference import logical
@@ -108,13 +108,21 @@ def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: 
     """op(a) @ op(b) for 2-d operands as stored (the RNN's products), into `out` where
     given, by the matmul family's choice for the product (tuned, nearest, sibling or
     heuristic, verified like hakl.matmul's), or by `variant` where it serves the product:
-    an RNN's GEMMs are tuned as matmul keys when the suite tunes the RNN cases, as on OpenCL."""
+    an RNN's GEMMs are tuned as matmul keys when the suite tunes the RNN cases, as on OpenCL.
+    Through the call's plan (hakl.op.call_key): a digits LSTM's step makes twenty of these
+    small products, and choosing one cost as much as MKL's product of (64, 128) @ (128, 10)."""
+    key = call_key("matmul.cpu.gemm", (a, b) if out is None else (a, b, out), ta, tb, variant)
+    return dispatch.planned(key, lambda: _prepare_gemm(a, b, ta, tb, out, variant))(a, b, out)
+
+
+def _prepare_gemm(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool, out: np.ndarray | None, variant: str | None):
     from . import MATMUL
 
     if out is not None and not out.flags.c_contiguous:  # the launchers write C order
-        out[...] = gemm(a, b, ta, tb, variant=variant)
-        return out
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)  # as hakl.matmul hands them over
+        def strided(a, b, out):
+            out[...] = gemm(a, b, ta, tb, variant=variant)
+            return out
+        return strided
     m, k = (a.shape[1], a.shape[0]) if ta else a.shape
     n = b.shape[0] if tb else b.shape[1]
     problem = _problem(m, n, k, a.dtype, ta, tb)
@@ -122,7 +130,8 @@ def gemm(a: np.ndarray, b: np.ndarray, ta: bool = False, tb: bool = False, out: 
         selection = dispatch.select(MATMUL, problem, variant)
     except NotImplementedError:  # `variant` does not serve this product (too small for oneDNN)
         selection = dispatch.select(MATMUL, problem)
-    return selection.run(problem, a, b, out=out)
+    # as hakl.matmul hands them over
+    return lambda a, b, out: selection.run(problem, np.ascontiguousarray(a), np.ascontiguousarray(b), out=out)
 
 
 def _mkl_supports(problem: Problem) -> bool:
