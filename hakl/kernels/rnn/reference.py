@@ -12,6 +12,10 @@ output 0.
 """
 from __future__ import annotations
 
+import functools
+import math
+from types import MappingProxyType
+
 import numpy as np
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -23,20 +27,22 @@ def width(mode: str, h: int) -> int:
     return 4 * h if mode == "GRU" else GATES[mode] * h
 
 
-def layout(mode: str, t: int, b: int, h: int) -> dict[str, tuple[int, tuple[int, ...]]]:
-    """(offset, shape) of each workspace part in the flat buffer, and its total size."""
+@functools.lru_cache(maxsize=256)
+def layout(mode: str, t: int, b: int, h: int) -> MappingProxyType:
+    """(offset, shape) of each workspace part in the flat buffer, and its total size (read
+    only: memoised, as each training step asks for it six times)."""
     parts, offset = {}, 0
     for name, shape in (("gates", (t, b, width(mode, h))), ("h", (t + 1, b, h))) + \
             ((("c", (t + 1, b, h)),) if mode == "LSTM" else ()):
         parts[name] = (offset, shape)
-        offset += int(np.prod(shape))
+        offset += math.prod(shape)
     parts["size"] = (offset, ())
-    return parts
+    return MappingProxyType(parts)
 
 
 def views(ws, mode: str, t: int, b: int, h: int) -> dict:
     """The workspace parts as views of the flat buffer `ws`."""
-    return {name: ws[o:o + int(np.prod(s))].reshape(s) for name, (o, s) in layout(mode, t, b, h).items()
+    return {name: ws[o:o + math.prod(s)].reshape(s) for name, (o, s) in layout(mode, t, b, h).items()
             if name != "size"}
 
 
