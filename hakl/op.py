@@ -382,14 +382,16 @@ CALL_KEY_ARRAYS = 64
 
 
 def _typed(option: Any) -> Any:
-    """An option with its type, inside tuples too: (0, True) must not find (0, 1)'s plan.
-    A flat tuple is (its items' types, itself): one map, where a call per item cost 1 us
+    """An option with its type, inside tuples and lists too: (0, True) must not find (0, 1)'s
+    plan. A flat tuple is (its items' types, itself): one map, where a call per item cost 1 us
     for a 4-tuple of bools on the Xeon."""
     kind = type(option)
+    if kind is list:  # unhashable: its items, marked as a list's
+        return list, tuple(map(_typed, option))
     if kind is not tuple:
         return kind, option
     kinds = tuple(map(type, option))
-    return tuple(map(_typed, option)) if tuple in kinds else (kinds, option)
+    return tuple(map(_typed, option)) if tuple in kinds or list in kinds else (kinds, option)
 
 
 _NDARRAY = np.ndarray

@@ -195,11 +195,12 @@ def log_dispatch(p: Prepared) -> None:
         "device_name": p.backend.fingerprint().get("device", p.device),
         "copy_gbps": p.copy_bps / 1e9 if p.copy_bps else None,
         "nbytes": p.nbytes(),
-        "variant": "+".join(launch.selection.variant.name for launch in launches),
+        "variant": "+".join(launch.selection.variant.name for launch in p.timed[0]),
         "launches": [{"op": launch.op.name, "variant": launch.selection.variant.name,
                       "config": launch.selection.config, "source": launch.selection.source,
                       "baseline": launch.op.baseline(launch.problem.backend).name,
-                      "problem_shape": list(launch.problem.shape)} for launch in launches],
+                      "problem_shape": list(launch.problem.shape), "nested": launch.nested}
+                     for launch in launches],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     # One short line per append: concurrent writers never interleave within it.

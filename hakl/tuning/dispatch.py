@@ -83,6 +83,19 @@ def observing(observer: Observer):
 
 
 @contextmanager
+def _unobserved():
+    """Resolving a choice runs candidates (tuning, verification), and the selects those make
+    are not the call's: observers see none of them (a benchmark recorded an RNN's
+    verification products as launches of the call, and replayed them)."""
+    saved = _observers[:]
+    _observers.clear()
+    try:
+        yield
+    finally:
+        _observers[:] = saved
+
+
+@contextmanager
 def capture():
     """Collect the (op, problem) of every select() inside: how `hakl tune` learns the
     problem a public call makes, without repeating each family's canonicalisation."""
@@ -119,7 +132,8 @@ def select(op: Op, problem: Problem, variant_name: str | None = None) -> Selecti
         memo_key = (op.name, problem.backend, problem.input_dtypes, op.bucket(problem), problem.flags, variant_name)
         hit = _memo.get(memo_key)
         if hit is None or not hit.variant.supports(problem):
-            hit = _memo[memo_key] = _resolve(op, problem, variant_name)
+            with _unobserved():
+                hit = _memo[memo_key] = _resolve(op, problem, variant_name)
         if len(_exact) >= _EXACT_LIMIT:
             _exact.clear()
         _exact[exact_key] = hit

@@ -274,3 +274,27 @@ def test_errors_name_the_argument(change, error, words, rng):
     args.update(change)
     with pytest.raises(error, match=rf"^rnn: {words}"):
         hakl.rnn(**args)
+
+
+def test_the_bench_replays_an_rnn_layer_once_not_its_products_again(monkeypatch):
+    """rnn_train's layer launchers make the products themselves: the benchmark tunes those
+    products (nested launches) but times the layers alone, or each GEMM ran twice."""
+    from hakl.bench import Benchmark, Prepared, case
+    from hakl.kernels.matmul import cpu as matmul_cpu
+    from hakl.kernels.rnn import bench as rnn_bench
+
+    small = Benchmark("rnn_train", "rnn_train", "rnn", (case(4, 2, 3, 5, mode="LSTM"),), dtypes=("float32",),
+                      inputs=rnn_bench._inputs, call=rnn_bench._train)
+    p = Prepared(small, "cpu", "float32", small.cases[0].label, None, 1 << 12)
+    p.launches  # recorded: the public call, once
+    calls = []
+    gemm = matmul_cpu.gemm
+    monkeypatch.setattr(matmul_cpu, "gemm", lambda *a, **k: calls.append(1) or gemm(*a, **k))
+    p.call(*p.sets[0])
+    per_call = len(calls)
+    calls.clear()
+    p.runner("hakl")()
+    assert per_call and len(calls) == per_call
+    names = {launch.op.name for launch in p.timed[0]}
+    assert "matmul" not in names and {"rnn", "rnn_grad"} <= names
+    assert any(launch.nested and launch.op.name == "matmul" for launch in p.launches[0])

@@ -10,7 +10,7 @@ import pytest
 
 import hakl
 from hakl import backends
-from hakl.op import Op, Problem, Variant
+from hakl.op import FUNCTIONS, Op, Problem, Variant
 from hakl.tuning import dispatch, tuner, verify
 from hakl.tuning.db import Choice, Key, TuningDB
 from hakl.tuning.keys import key_for
@@ -537,3 +537,32 @@ def test_observers_see_the_selects_of_calls_that_have_a_plan():
         hakl.cumsum(x, axis=1)
         hakl.cumsum(x, axis=1)
     assert [op.name for op, _ in seen] == ["cumsum", "cumsum"]
+
+
+def _host_arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _host_arrays(v)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_plan_keeps_none_of_its_first_calls_arrays(name):
+    """The plans outlive the calls that made them (up to thousands of them): one that held its
+    first call's logits or table would hold them for good."""
+    import gc
+    import weakref
+
+    function = FUNCTIONS[name]
+    sample = next(iter(function.samples(function.dtypes[0], np.random.default_rng(0))))
+    args = [np.array(a) if isinstance(a, np.ndarray) else [np.array(v) if isinstance(v, np.ndarray) else v
+                                                            for v in a] if isinstance(a, list) else a
+            for a in sample.args]
+    refs = [weakref.ref(a) for a in _host_arrays(args)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        function.fn(*args, **sample.kwargs)
+    del args
+    gc.collect()
+    assert refs and all(r() is None for r in refs), f"a plan of {name} keeps an input array alive"

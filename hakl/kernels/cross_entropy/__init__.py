@@ -324,6 +324,10 @@ class _Call:
         label = contiguous(label).reshape(self.shape3 if self.soft else (self.outer, self.inner))
         return (contiguous(input).reshape(self.shape3), label, None if weight is None else contiguous(weight))
 
+    def forget_arrays(self) -> None:
+        """Drop the first call's arrays: a plan keeps this call, and must not keep its logits."""
+        self.x = self.label = self.weight = None
+
     @property
     def empty(self) -> bool:
         return self.outer * self.classes * self.inner == 0
@@ -365,6 +369,7 @@ def _prepare_forward(name, input, label, weight, *options):
         return lambda input, label, weight: _Call(name, input, label, weight, *options).empty_result()
     problem = call.problem(CROSS_ENTROPY)
     launcher, params = dispatch.select(CROSS_ENTROPY, problem).launcher, dict(problem.params)
+    call.forget_arrays()
 
     def run(input, label, weight):
         x, label, weight = call.canonical(input, label, weight)
@@ -450,6 +455,7 @@ def _prepare_grad(name, input, label, dloss, lse, out, weight, ignore_index, red
     problem = call.problem(CROSS_ENTROPY_GRAD, (("lse", has_lse),),
                            (call.dtype, *((compute_dtype(call.dtype),) if has_lse else ())))
     selection = dispatch.select(CROSS_ENTROPY_GRAD, problem)
+    call.forget_arrays()
 
     def run(input, label, dloss, weight, lse, out):
         x, label, weight = call.canonical(input, label, weight)

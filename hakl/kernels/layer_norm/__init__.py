@@ -288,16 +288,11 @@ class _Call:
         return self.rows * self.n == 0
 
 
-def _shape_key(normalized_shape: Any) -> tuple:
-    """normalized_shape as call_key takes it: a list (unhashable) as its tuple, its type beside."""
-    return type(normalized_shape), tuple(normalized_shape) if type(normalized_shape) is list else normalized_shape
-
-
 def _forward(name: str, x: Any, normalized_shape: Any, weight: Any, bias: Any, epsilon: Any):
     """(y, mean, rstd) through the call's plan (hakl.op.call_key): checks and selection once
     per layout and options."""
     arrays = (x, *(a for a in (weight, bias) if a is not None))
-    key = call_key(name, arrays, weight is None, bias is None, *_shape_key(normalized_shape), epsilon)
+    key = call_key(name, arrays, weight is None, bias is None, normalized_shape, epsilon)
     plan = dispatch.planned(key, lambda: _prepare_forward(name, x, normalized_shape, weight, bias, epsilon))
     return plan(x, weight, bias)
 
@@ -347,7 +342,7 @@ def layer_norm_grad(x: Any, dout: Any, mean: Any, rstd: Any, normalized_shape: A
     axes, normalized_shape) is None unless has_bias. Deterministic."""
     name = "layer_norm_grad"
     arrays = (x, dout, mean, rstd) if weight is None else (x, dout, mean, rstd, weight)
-    key = call_key(name, arrays, weight is None, *_shape_key(normalized_shape), has_bias)
+    key = call_key(name, arrays, weight is None, normalized_shape, has_bias)
     plan = dispatch.planned(key, lambda: _prepare_grad(name, x, dout, mean, rstd, normalized_shape, weight, has_bias))
     return plan(x, dout, mean, rstd, weight)
 

@@ -299,14 +299,14 @@ def _run(fn: str, op: Op, lists: dict[str, list], masters: list | None, params: 
     masters = masters if masters is not None else [None] * n
     arrays = [a for values in lists.values() for a in values] + [m for m in masters if m is not None]
     key = call_key(fn, arrays, n, tuple(m is None for m in masters), nesterov)
-    plan = dispatch.planned(key, lambda: _prepare(fn, op, lists, masters, params, per_param, nesterov))
+    plan = dispatch.planned(key, lambda: _prepare(fn, op, lists, masters, arrays, params, per_param, nesterov))
     plan(arrays, params, per_param)
 
 
-def _prepare(fn: str, op: Op, lists: dict[str, list], masters: list, params: dict, per_param: dict,
+def _prepare(fn: str, op: Op, lists: dict[str, list], masters: list, arrays: list, params: dict, per_param: dict,
              nesterov: bool):
-    """The checked call as a function of (the lists' arrays flat, then the masters given;
-    the run-time scalars; the per-parameter values)."""
+    """The checked call as a function of (`arrays`: the lists' arrays flat, then the masters
+    given; the run-time scalars; the per-parameter values)."""
     from ...backends import backend_of
 
     params_list = lists["params"]
@@ -356,7 +356,6 @@ def _prepare(fn: str, op: Op, lists: dict[str, list], masters: list, params: dic
     for i, m in enumerate(masters):
         if m is not None:
             position["master_params", i], k = k, k + 1
-    flat_arrays = [a for values in lists.values() for a in values] + [m for m in masters if m is not None]
     # One problem per (dtype, master) group of parameters, each with its launcher and the
     # positions of its arrays; a non-contiguous one is staged, and updated back unless a grad.
     groups: dict[tuple, list[int]] = {}
@@ -367,22 +366,22 @@ def _prepare(fn: str, op: Op, lists: dict[str, list], masters: list, params: dic
         members = [(name, i) for name in list(lists) + (["master_params"] if master else []) for i in idx]
         positions = [position[m] for m in members]
         staged = [(j, name != "grads") for j, (name, _) in enumerate(members)
-                  if backend.ascontiguous(flat_arrays[positions[j]]) is not flat_arrays[positions[j]]]
+                  if backend.ascontiguous(arrays[positions[j]]) is not arrays[positions[j]]]
         sizes = [int(np.prod(params_list[i].shape, dtype=np.int64)) for i in idx]
         group_params = dict(params, **{k: tuple(v[i] for i in idx) for k, v in per_param.items()})
         problem = problem_for(op.name, backend.name, dt, sizes, master, group_params, nesterov)
         prepared.append((idx, positions, staged, dispatch.select(op, problem).launcher))
 
-    def run(arrays: list, params: dict, per_param: dict) -> None:
+    def run(call_arrays: list, call_params: dict, call_per_param: dict) -> None:
         for idx, positions, staged, launcher in prepared:
-            flat = [arrays[j] for j in positions]
+            flat = [call_arrays[j] for j in positions]
             for j, _ in staged:
                 flat[j] = backend.ascontiguous(flat[j])
-            group = dict(params, **{k: tuple(v[i] for i in idx) for k, v in per_param.items()})
+            group = dict(call_params, **{k: tuple(v[i] for i in idx) for k, v in call_per_param.items()})
             launcher(*flat, **group)
             for j, back in staged:  # a non-contiguous view gets its update back
                 if back:
-                    backend.copy_into(arrays[positions[j]], flat[j])
+                    backend.copy_into(call_arrays[positions[j]], flat[j])
 
     return run
 

@@ -272,13 +272,8 @@ _X = {"sum": Input("x", SUM_DTYPES), "mean": Input("x", FLOATS),
       **{op: Input("x", EXTREME_DTYPES) for op in EXTREME_OPS}}
 
 
-def _axis_key(axis: Any) -> tuple:
-    """An axis option as call_key takes it: a list (unhashable) as its tuple, its type beside."""
-    return type(axis), tuple(axis) if type(axis) is list else axis
-
-
 def _reduce(name: str, op: str, x: Any, axis: Any, keepdim: Any) -> Any:
-    prepared = dispatch.planned(call_key(name, (x,), *_axis_key(axis), keepdim),
+    prepared = dispatch.planned(call_key(name, (x,), axis, keepdim),
                                 lambda: _prepare(name, op, x, axis, keepdim))
     return prepared(x)
 
@@ -341,7 +336,7 @@ GRAD_X, GRAD_OUT, GRAD_DOUT = Input("x"), Input("out"), Input("dout", role="grad
 
 def _grad(name: str, op: str, x: Any, out: Any, dout: Any, axis: Any, keepdim: Any) -> Any:
     arrays = (x, dout) if out is None else (x, out, dout)
-    prepared = dispatch.planned(call_key(name, arrays, *_axis_key(axis), keepdim),
+    prepared = dispatch.planned(call_key(name, arrays, axis, keepdim),
                                 lambda: _prepare_grad(name, op, x, out, dout, axis, keepdim))
     return prepared(x, out, dout)
 
