@@ -274,7 +274,7 @@ class _Call:
             if array is not None:
                 specs.append(spec)
                 arrays.append(array)
-        self.backend = backend = validate(name, tuple(specs), tuple(arrays), same_shape=False)
+        self.backend = validate(name, tuple(specs), tuple(arrays), same_shape=False)
         if reduction not in REDUCTIONS:
             raise ValueError(f"{name}: argument 'reduction' must be 'none', 'sum' or 'mean', got {reduction!r}")
         if input.ndim == 0:
