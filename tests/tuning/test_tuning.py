@@ -539,12 +539,15 @@ def test_observers_see_the_selects_of_calls_that_have_a_plan():
     assert [op.name for op, _ in seen] == ["cumsum", "cumsum"]
 
 
-def _host_arrays(value):
+def _fresh(value):
+    """value with every array in it (inside lists and tuples too) a new copy, and the copies."""
     if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _host_arrays(v)
+        copy = np.array(value)
+        return copy, [copy]
+    if isinstance(value, (list, tuple)):
+        pairs = [_fresh(v) for v in value]
+        return type(value)(v for v, _ in pairs), [a for _, arrays in pairs for a in arrays]
+    return value, []
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -556,10 +559,9 @@ def test_a_plan_keeps_none_of_its_first_calls_arrays(name):
 
     function = FUNCTIONS[name]
     sample = next(iter(function.samples(function.dtypes[0], np.random.default_rng(0))))
-    args = [np.array(a) if isinstance(a, np.ndarray) else [np.array(v) if isinstance(v, np.ndarray) else v
-                                                            for v in a] if isinstance(a, list) else a
-            for a in sample.args]
-    refs = [weakref.ref(a) for a in _host_arrays(args)]
+    args, arrays = _fresh(list(sample.args))
+    refs = [weakref.ref(a) for a in arrays]
+    del arrays
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         function.fn(*args, **sample.kwargs)
