@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import ml_dtypes
 import numpy as np
 
 from .backends.base import source_hash
@@ -65,6 +66,18 @@ class Problem:
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+
+# bfloat16 is ml_dtypes' NumPy dtype (its kind is "V", not "f"): importing ml_dtypes
+# also makes np.dtype("bfloat16") work. The backends that have it say so in their ops'
+# dtype domains.
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def floating(dtype: Any) -> bool:
+    """Whether `dtype` is a floating type, bfloat16 included (NumPy's kind says "V" for it)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or dtype == BFLOAT16
 
 
 @functools.lru_cache(maxsize=None)
@@ -251,7 +264,7 @@ class Op:
             if out.dtype != expected.dtype:
                 return f"dtype {out.dtype} != expected {expected.dtype}"
             differ = ~((out == expected) | (np.isnan(out) & np.isnan(expected)
-                                              if out.dtype.kind in "fc" else False))
+                                              if floating(out.dtype) or out.dtype.kind == "c" else False))
             return f"{int(differ.sum())} elements differ" if differ.any() else None
         rtol, atol = self.tolerances[problem.dtype]
         return _close(out, expected, rtol, atol * self.atol_growth(problem))
@@ -311,7 +324,7 @@ def same_gathered_values(axis: int, index_output: int = 0):
             return "indices are not a permutation of the reference's"
         x = inputs[0]
         a, b = np.take_along_axis(x, got, axis), np.take_along_axis(x, want, axis)
-        differ = ~((a == b) | (np.isnan(a) & np.isnan(b) if a.dtype.kind in "fc" else False))
+        differ = ~((a == b) | (np.isnan(a) & np.isnan(b) if floating(a.dtype) or a.dtype.kind == "c" else False))
         return f"{int(differ.sum())} gathered values differ" if differ.any() else None
     return compare
 

@@ -13,7 +13,7 @@ import pytest
 
 import hakl
 from hakl import backends
-from hakl.kernels.cast import CAST, DTYPES, cast, cast_grad, dtypes
+from hakl.kernels.cast import CAST, cast, cast_grad, dtypes
 from hakl.op import Problem
 from hakl.tuning import dispatch
 
@@ -175,6 +175,65 @@ def test_half_conversions_are_numpys(way):
     assert np.isnan(back[nan]).all()
 
 
+def _near_every_bfloat16() -> tuple[np.ndarray, np.ndarray]:
+    """float32 and float64 values at, between and just beside every bfloat16: exact ties
+    (which round to even), a float32 tie plus a float64 hair (rounding through float32
+    would meet the tie and round to even: the wrong way), and the specials."""
+    every = np.arange(1 << 16, dtype=np.uint16).view(hakl.op.BFLOAT16).astype(np.float32)
+    finite = every[np.isfinite(every)]
+    bits = finite.view(np.uint32)
+    f32 = np.concatenate([finite, *((bits + d).view(np.float32) for d in (0x7FFF, 0x8000, 0x8001)),
+                          np.array([np.nan, -np.nan, np.inf, -np.inf, 3.3961e38, 3.3963e38, 1e-45], np.float32)])
+    ties = (bits + 0x8000).view(np.float32).astype(np.float64)
+    ulp = np.abs(ties) * 2.0 ** -40
+    f64 = np.concatenate([f32.astype(np.float64), ties + ulp, ties - ulp, [1e300, -1e-300, 2.0 ** -140]])
+    return f32, f64
+
+
+def _same_floats(got: np.ndarray, want: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):  # ml_dtypes warns on widening a NaN
+        g, w = got.astype(np.float64), want.astype(np.float64)
+    nan = np.isnan(w)
+    assert np.array_equal(np.isnan(g), nan)
+    np.testing.assert_array_equal(got.view(np.uint16)[~nan] if got.itemsize == 2 else g[~nan],
+                                  want.view(np.uint16)[~nan] if want.itemsize == 2 else w[~nan])
+
+
+def test_bfloat16_conversions_are_ml_dtypes():
+    """float32 / float64 / integers -> bfloat16 bits round once to nearest even, as ml_dtypes
+    does (float64 not through float32, int64 past 2**53 not through float64's rounding), and
+    every bfloat16 widens exactly; through the numba kernel and through cast() itself."""
+    bf16 = hakl.op.BFLOAT16
+    f32, f64 = _near_every_bfloat16()
+    big = 2 ** 40 + 2 ** 32  # a bfloat16 tie at 2**40: +1 must round up, -1 down
+    ints = np.array([big + 1, big - 1, big, -(big + 1), -(2 ** 63), 2 ** 63 - 1, 2 ** 53 + 1, 3, 0], np.int64)
+    with np.errstate(over="ignore"):
+        cases = [(f32, f32.astype(bf16)), (f64, f64.astype(bf16)), (ints, ints.astype(bf16)),
+                 (ints.astype(np.int32), ints.astype(np.int32).astype(bf16)),
+                 (f32.astype(np.float16), f32.astype(np.float16).astype(bf16))]
+    for x, want in cases:
+        for variant in ("numba", "numpy"):
+            problem = Problem("cast", "cpu", x.dtype.name, x.shape, (("to", "bfloat16"),))
+            _same_floats(dispatch.force(CAST, problem, CAST.variant("cpu", variant)).launcher(x), want)
+        _same_floats(cast(x, "bfloat16"), want)
+    every = np.arange(1 << 16, dtype=np.uint16).view(bf16)
+    for to in ("float32", "float64", "float16"):
+        problem = Problem("cast", "cpu", "bfloat16", every.shape, (("to", to),))
+        for variant in CAST.for_backend("cpu"):
+            if variant.supports(problem):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    _same_floats(dispatch.force(CAST, problem, variant).launcher(every),
+                                 every.astype(np.float32).astype(to))
+
+
+def test_bfloat16_to_int_follows_the_float32_rule():
+    """ml_dtypes' own bfloat16 -> int gives 0 for NaN and 1e10; hakl's answer is float32's."""
+    x = np.array([np.nan, 1e10, -3.75, 300.0, -1.0], np.float32)
+    got = cast(x.astype(hakl.op.BFLOAT16), "int32")
+    assert got.tolist() == [-(2 ** 31), -(2 ** 31), -3, 300, -1]
+    assert cast(x.astype(hakl.op.BFLOAT16), "uint8").tolist() == [0, 0, 253, 44, 255]
+
+
 @pytest.mark.big_memory
 @pytest.mark.skipif(_available_bytes() < 8 << 30, reason="needs 8 GiB of free memory")
 def test_numba_kernel_indexes_past_2_31_elements():
@@ -206,8 +265,8 @@ def test_every_cuda_unit_compiles():
 
     units = []
     for variant in CAST.for_backend("cuda"):
-        for src in DTYPES:
-            for to in DTYPES:
+        for src in dtypes("cuda"):
+            for to in dtypes("cuda"):
                 problem = Problem("cast", "cuda", src, (1 << 20,), (("to", to),))
                 for config in variant.configs(problem) if src == "float32" else [{}]:
                     units.append((f"cast {src}->{to} {config}", *variant.compile_unit(problem, config)))

@@ -6,10 +6,12 @@
     array([  1,  -2, 300], dtype=int16)
 
 Every pair among bool, int8, uint8, int16, int32, int64, float16, float32 and
-float64 (float64 on OpenCL where the device has it; no bfloat16: NumPy and CuPy
-have no such dtype without ml_dtypes). The rules are NumPy's `astype`:
-integer -> integer wraps, -> float rounds to nearest even (overflow is inf),
-anything -> bool is `!= 0` (NaN is True), float -> int truncates toward zero.
+float64 (float64 on OpenCL where the device has it), and bfloat16 (ml_dtypes' NumPy
+dtype) on the CPU: CuPy has no bfloat16 arrays, and hakl's OpenCL kernels none yet.
+The rules are NumPy's `astype`: integer -> integer wraps, -> float rounds to nearest
+even, once (float64 -> bfloat16 does not round through float32; overflow is inf),
+anything -> bool is `!= 0` (NaN is True), float -> int truncates toward zero; a
+bfloat16 converts as the float32 of the same value (which holds it exactly).
 
 Float -> int out of the target's range, and NaN/inf -> int, are undefined in C.
 hakl gives the same answer on every backend and every variant, the one NumPy
@@ -33,21 +35,24 @@ from typing import Any
 import numpy as np
 
 from ...backends import backend_of, get as get_backend
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name, option,
-                   register, register_function)
+from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name, floating,
+                   option, register, register_function)
 from ...tuning import dispatch
 from . import reference
 
-DTYPES = ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
-FLOATS = ("float16", "float32", "float64")
+DTYPES = ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64", "bfloat16")
+FLOATS = ("float16", "float32", "float64", "bfloat16")
 
 
 def dtypes(backend: str) -> tuple[str, ...]:
-    """The dtypes cast handles on `backend` (float64 needs an OpenCL device with fp64)."""
+    """The dtypes cast handles on `backend`: bfloat16 on the CPU only, float64 on an OpenCL
+    device that has fp64."""
+    if backend == "cpu":
+        return DTYPES
     b = get_backend(backend)
     if backend == "opencl" and b.available and np.dtype("float64") not in b.dtypes():
-        return DTYPES[:-1]
-    return DTYPES
+        return DTYPES[:-2]
+    return DTYPES[:-1]
 
 
 def _target_range(to: np.dtype, src: np.dtype) -> tuple[float, float]:
@@ -55,7 +60,9 @@ def _target_range(to: np.dtype, src: np.dtype) -> tuple[float, float]:
     lo, hi = (float(np.iinfo(to).min), float(np.iinfo(to).max) + 1) if to.kind in "iu" else (-np.inf, np.inf)
     if src == np.float16:
         lo, hi = max(lo, -65504.0), min(hi, 65505.0)
-    return 0.999 * lo, 0.999 * hi  # a margin, so that rounding to `src` cannot reach the bound
+    # a margin, so that rounding to `src` cannot reach the bound (bfloat16's ulp is 2**-7)
+    margin = 0.999 if src.kind != "V" else 0.98
+    return margin * lo, margin * hi
 
 
 def _values(problem: Problem, rng: np.random.Generator, extremes: bool) -> np.ndarray:
@@ -73,7 +80,7 @@ def _values(problem: Problem, rng: np.random.Generator, extremes: bool) -> np.nd
         return (rng.standard_normal(n) * 10).astype(src)
     # magnitudes from below the narrower type's subnormals to beyond its largest
     # value (underflow and overflow), and the specials
-    narrow = np.finfo(to if to.kind == "f" and to.itemsize < src.itemsize else src)
+    narrow = np.finfo(to if floating(to) and to.itemsize < src.itemsize else src)
     lo = max(np.log10(float(narrow.smallest_subnormal)) - 2, np.log10(float(np.finfo(src).smallest_subnormal)))
     hi = min(np.log10(float(narrow.max)) + 1, np.log10(float(np.finfo(src).max)))
     x = rng.uniform(-1, 1, n) * 10.0 ** rng.uniform(lo, hi, n)

@@ -1,6 +1,7 @@
-"""IEEE half precision for numba, which has no float16 type: arrays travel as their
-uint16 bits and these helpers convert, bit-exact with NumPy's float16 casts
-(round to nearest even, subnormals, infinities; NaN stays NaN, payload aside).
+"""16-bit floats for numba, which has neither float16 nor bfloat16: arrays travel as
+their uint16 bits and these helpers convert, bit-exact with NumPy's float16 casts and
+ml_dtypes' bfloat16 ones (round to nearest even, subnormals, infinities; NaN stays NaN,
+payload aside).
 
 Where the CPU has F16C (every AVX2 x86 since 2013), float32 <-> half is LLVM's own
 `fptrunc` / `fpext` on the half type, which it lowers to vcvtps2ph / vcvtph2ps, 8 or 16
@@ -73,6 +74,69 @@ def f64_to_half(f):
     else:
         h = np.uint32(np.rint(a.view(np.float64) * _TWO24_64))
     return np.uint16(h | sign)
+
+
+# bfloat16 is float32's top half: the same exponent, 7 stored mantissa bits. A quiet NaN
+# keeps its sign and drops its payload (ml_dtypes' 0x7FC0 / 0xFFC0).
+_BF16_NAN = np.uint32(0x7FC0)
+
+
+@njit(**_OPTS)
+def bf16_to_f32(h):
+    """uint16 bfloat16 bits -> float32, exact."""
+    return np.uint32(np.uint32(h) << np.uint32(16)).view(np.float32)
+
+
+@njit(**_OPTS)
+def f32_to_bf16(f):
+    """float32 -> uint16 bfloat16 bits, round to nearest even (a carry into the exponent
+    is the next binade, or infinity past the largest bfloat16)."""
+    b = np.float32(f).view(np.uint32)
+    sign = np.uint32((b >> np.uint32(16)) & np.uint32(0x8000))
+    if (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+        h = np.uint32(_BF16_NAN | sign)
+    else:
+        h = np.uint32((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+    return np.uint16(h)
+
+
+_TWO133 = np.float64(2.0 ** 133)  # one bfloat16 subnormal step is 2**-133
+
+
+@njit(**_OPTS)
+def f64_to_bf16(f):
+    """float64 -> uint16 bfloat16 bits, rounded once (not through float32)."""
+    b = np.float64(f).view(np.uint64)
+    sign = np.uint32((b >> np.uint64(48)) & np.uint64(0x8000))
+    a = np.uint64(b & np.uint64(0x7FFFFFFFFFFFFFFF))
+    if a > np.uint64(0x7FF0000000000000):
+        h = _BF16_NAN
+    elif a >= np.uint64(0x47EFF00000000000):  # (2 - 2**-8) * 2**127, halfway past the largest: infinity
+        h = np.uint32(0x7F80)
+    elif a >= np.uint64(0x3810000000000000):  # 2**-126: a normal bfloat16; rebias 1023 -> 127
+        m = np.uint64(a - np.uint64(0x3800000000000000))
+        h = np.uint32((m + np.uint64(0xFFFFFFFFFFF) + ((m >> np.uint64(45)) & np.uint64(1))) >> np.uint64(45))
+    else:  # subnormal (or zero): |f| * 2**133 is exact, rint rounds to even (128 is 2**-126's bits)
+        h = np.uint32(np.rint(a.view(np.float64) * _TWO133))
+    return np.uint16(h | sign)
+
+
+@njit(**_OPTS)
+def int_to_bf16(v):
+    """An integer -> uint16 bfloat16 bits, rounded once: through float64, exactly (below
+    2**53 the conversion is exact; above, the bits below float64's 53 are folded into its
+    last one, round-to-odd, which keeps the one rounding to bfloat16 correct)."""
+    neg = v < 0
+    m = np.uint64(-np.int64(v)) if neg else np.uint64(v)  # -INT64_MIN wraps to 2**63 as uint64: right
+    if m >= np.uint64(1 << 53):
+        shift = np.uint64(0)
+        while (m >> shift) >= np.uint64(1 << 53):
+            shift += np.uint64(1)
+        kept = np.uint64((m >> shift) | np.uint64((m & ((np.uint64(1) << shift) - np.uint64(1))) != 0))
+        f = np.float64(kept) * np.float64(2.0) ** np.float64(shift)
+    else:
+        f = np.float64(m)
+    return f64_to_bf16(-f if neg else f)
 
 
 @intrinsic
