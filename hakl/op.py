@@ -459,14 +459,14 @@ def validate(function: str, inputs: tuple[Input, ...], arrays: tuple[Any, ...], 
                             f"{backend.name}")
         domain = spec.domain(backend.name)
         if dtype_name(a.dtype) not in domain:
-            kind = "a floating dtype" if domain and all(d in FLOATS for d in domain) else "a dtype"
+            kind = "a floating dtype" if domain and all(floating(d) for d in domain) else "a dtype"
             raise TypeError(f"{function}: argument {spec.name!r} must have {kind} ({', '.join(domain)} on "
                             f"{backend.name}), got {a.dtype}")
         if same_shape and a is not first:
             if a.shape != first.shape:
                 raise ValueError(f"{function}: argument {spec.name!r} has shape {a.shape} but {inputs[0].name!r} "
                                  f"has {first.shape}")
-            if a.dtype != first.dtype and a.dtype.kind == "f":
+            if a.dtype != first.dtype and floating(a.dtype):
                 raise TypeError(f"{function}: argument {spec.name!r} has dtype {a.dtype} but {inputs[0].name!r} "
                                 f"has {first.dtype}")
     return backend

@@ -32,6 +32,6 @@ from .tensor import Parameter, Tensor, grad, is_grad_enabled, no_grad, to_tensor
 
 bool = _device.DTYPES["bool"]  # noqa: A001  (paddle.bool, paddle.float32, ...: NumPy dtypes here)
 int8, uint8, int16, int32, int64 = (_device.DTYPES[n] for n in ("int8", "uint8", "int16", "int32", "int64"))
-float16, float32, float64 = (_device.DTYPES[n] for n in ("float16", "float32", "float64"))
+float16, float32, float64, bfloat16 = (_device.DTYPES[n] for n in ("float16", "float32", "float64", "bfloat16"))
 
 __version__ = "2.0.2"  # the PaddlePaddle API version this follows

@@ -9,20 +9,23 @@
     'float32'
 
 auto_cast decides, for every hakl Function the tape applies inside it, the dtype its
-floating inputs run in (PaddlePaddle 2.0's dygraph AutoCastInputs):
-- level "O1": ops on the white list run in float16, ops on the black list in float32,
-  any other op (gray) in float32 when one of its inputs is float32, else in float16;
-- level "O2" ("pure fp16"): every op in float16 except the black list's;
-- an op whose Function takes no float16 on the tensor's backend runs in float32.
-Only float32 <-> float16 casts happen (float64 and integer inputs are left alone), each
-through hakl's cast on the tensor's device and recorded on the tape, so a float32
-parameter receives its gradient in float32. Casts and views (reshape, transpose,
+floating inputs run in (PaddlePaddle 2.0's dygraph AutoCastInputs), with `dtype` the low
+precision, float16 or (PaddlePaddle 2.3's argument) bfloat16:
+- level "O1": ops on the white list run in `dtype`, ops on the black list in float32,
+  any other op (gray) in float32 when one of its inputs is float32, else in `dtype`;
+- level "O2" ("pure fp16"): every op in `dtype` except the black list's;
+- an op whose Function takes no `dtype` on the tensor's backend runs in float32.
+Only casts between float32 and the low dtypes happen (float64 and integer inputs are left
+alone), each through hakl's cast on the tensor's device and recorded on the tape, so a
+float32 parameter receives its gradient in float32. Casts and views (reshape, transpose,
 indexing) and index-valued ops (argmax, argsort) are never cast: they compute no
 floating result. The lists take PaddlePaddle's op names ("matmul_v2", "elementwise_add",
 "reduce_sum", "softmax_with_cross_entropy", ...) or hakl's function names ("add", "sum").
 
 float16 works on every backend (hakl's float16 kernels accumulate in float32). bfloat16
-is not supported: hakl's cast has no bfloat16 dtype (NumPy lacks one without ml_dtypes).
+(ml_dtypes' NumPy dtype) is the CPU's: hakl's cast and matmul take it there (oneDNN's
+AMX / AVX512-BF16 kernels where the CPU has them), so under O1 a Linear's product runs in
+bfloat16 and everything else in float32; on other backends every op runs in float32.
 
 GradScaler scales the loss, then unscales the gradients on their device and finds
 inf/NaN there with hakl ops (one scalar comes back per step), skips the optimizer step
@@ -38,6 +41,7 @@ import numpy as np
 
 import hakl
 
+from ..op import BFLOAT16
 from . import tensor as _tape
 from .tensor import Tensor
 
@@ -64,7 +68,9 @@ ALIASES = {
 }
 # Never cast: they compute no floating result (cast itself, views, indices).
 _KEEP = frozenset({"cast", "reshape", "transpose", "getitem", "argmax", "argsort"})
-_F16, _F32 = np.dtype("float16"), np.dtype("float32")
+_F16, _F32, _BF16 = np.dtype("float16"), np.dtype("float32"), BFLOAT16
+_LOWS = frozenset({_F16, _BF16})
+_CASTABLE = _LOWS | {_F32}  # the dtypes auto_cast moves between
 
 
 def _names(ops: Iterable[str]) -> set[str]:
@@ -92,21 +98,21 @@ def _lists(level: str, white: Any, black: Any) -> tuple[frozenset, frozenset]:
 
 
 class _State:
-    __slots__ = ("level", "white", "black")
+    __slots__ = ("level", "white", "black", "low")
 
-    def __init__(self, level: str, white: frozenset, black: frozenset):
-        self.level, self.white, self.black = level, white, black
+    def __init__(self, level: str, white: frozenset, black: frozenset, low: np.dtype):
+        self.level, self.white, self.black, self.low = level, white, black, low
 
 
 _state: _State | None = None
-_fp16_ok: dict[tuple[str, str], bool] = {}
+_takes_low: dict[tuple[str, str, np.dtype], bool] = {}
 
 
-def _takes_fp16(fn, backend: str) -> bool:
-    key = (fn.name, backend)
-    ok = _fp16_ok.get(key)
+def _takes(fn, backend: str, low: np.dtype) -> bool:
+    key = (fn.name, backend, low)
+    ok = _takes_low.get(key)
     if ok is None:
-        ok = _fp16_ok[key] = not fn.inputs or "float16" in fn.inputs[0].domain(backend)
+        ok = _takes_low[key] = not fn.inputs or low.name in fn.inputs[0].domain(backend)
     return ok
 
 
@@ -119,14 +125,14 @@ def _floats(values) -> Iterable[Any]:
 
 
 def _cast_to(value: Any, dst: np.dtype) -> Any:
-    """value with its float32 / float16 tensors (and raw device arrays) in `dst`; the rest as is."""
+    """value with its float32 / float16 / bfloat16 tensors (and raw device arrays) in `dst`; the rest as is."""
     if isinstance(value, Tensor):
         dt = value._data.dtype
-        return _tape.call("cast", value, dst.name) if dt != dst and (dt == _F16 or dt == _F32) else value
+        return _tape.call("cast", value, dst.name) if dt != dst and dt in _CASTABLE else value
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], Tensor):
         return type(value)(_cast_to(v, dst) for v in value)
     dt = getattr(value, "dtype", None)
-    if dt is not None and not isinstance(value, np.generic) and dt != dst and (dt == _F16 or dt == _F32):
+    if dt is not None and not isinstance(value, np.generic) and dt != dst and dt in _CASTABLE:
         return hakl.cast(value, dst)  # a raw array argument (e.g. cross_entropy's weight): not on the tape
     return value
 
@@ -139,18 +145,20 @@ def _autocast(fn, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     tensors = list(_floats(args))
     if not tensors:
         return args, kwargs
+    low = state.low
     if name in state.white:
-        dst = _F16
+        dst = low
     elif name in state.black:
         dst = _F32
     elif state.level == "O2":
-        dst = _F16
-    else:  # gray: the widest of its inputs (float32 when any is), nothing to do for a single dtype
+        dst = low
+    else:  # gray: the widest of its inputs (float32 when any is, or two low dtypes meet)
         dtypes = {t._data.dtype for t in tensors}
-        if _F16 not in dtypes:
+        lows = dtypes & _LOWS
+        if not lows:
             return args, kwargs
-        dst = _F32 if _F32 in dtypes else _F16
-    if dst == _F16 and not _takes_fp16(fn, tensors[0].backend):
+        dst = _F32 if _F32 in dtypes or len(lows) > 1 else next(iter(lows))
+    if dst != _F32 and not _takes(fn, tensors[0].backend, dst):
         dst = _F32
     return tuple(_cast_to(a, dst) for a in args), {k: _cast_to(v, dst) for k, v in kwargs.items()}
 
@@ -169,11 +177,10 @@ class auto_cast:
         level = level.upper() if isinstance(level, str) else level
         if level not in ("O0", "O1", "O2"):
             raise ValueError(f"auto_cast: argument 'level' = {level!r}; expected 'O0', 'O1' or 'O2'")
-        if dtype != "float16":
-            raise NotImplementedError(f"auto_cast: dtype {dtype!r} is not supported; hakl's mixed precision is "
-                                      "float16 (hakl's cast has no bfloat16)")
+        if dtype not in ("float16", "bfloat16"):
+            raise ValueError(f"auto_cast: argument 'dtype' = {dtype!r}; expected 'float16' or 'bfloat16'")
         white, black = _lists(level, custom_white_list, custom_black_list)
-        self._new = _State(level, white, black) if enable and level != "O0" else None
+        self._new = _State(level, white, black, np.dtype(dtype)) if enable and level != "O0" else None
 
     def __enter__(self) -> "auto_cast":
         global _state
@@ -198,17 +205,25 @@ class auto_cast:
 amp_guard = auto_cast  # the fluid.dygraph name
 
 
-def decorate(models, optimizers=None, level: str = "O1", master_weight: bool | None = None, save_dtype=None):
+def decorate(models, optimizers=None, level: str = "O1", master_weight: bool | None = None, save_dtype=None,
+             dtype: str = "float16"):
     """PaddlePaddle 2.1's amp.decorate: for level "O2", the models' floating parameters become
     float16 (LayerNorm's stay float32, as Paddle keeps normalisation layers) and the
     optimizers keep float32 master weights (master_weight None or True). "O1" changes nothing.
-    Returns the models (and the optimizers when given), as passed."""
+    Returns the models (and the optimizers when given), as passed. `dtype` is Paddle 2.3's
+    argument (last here, so 2.1's positional calls keep their meaning); "bfloat16" is refused
+    for O2: no hakl optimizer updates bfloat16 parameters."""
     from .nn.layer import Layer
     from .nn.layers import LayerNorm
 
     level = level.upper() if isinstance(level, str) else level
     if level not in ("O1", "O2"):
         raise ValueError(f"decorate: argument 'level' = {level!r}; expected 'O1' or 'O2'")
+    if dtype not in ("float16", "bfloat16"):
+        raise ValueError(f"decorate: argument 'dtype' = {dtype!r}; expected 'float16' or 'bfloat16'")
+    if level == "O2" and dtype == "bfloat16":
+        raise NotImplementedError("decorate: level 'O2' with dtype 'bfloat16' is not supported (no hakl "
+                                  "optimizer updates bfloat16 parameters); use level 'O1'")
     if save_dtype is not None:
         raise NotImplementedError("decorate: save_dtype is not supported")
     model_list = models if isinstance(models, (list, tuple)) else [models]
@@ -273,13 +288,14 @@ class GradScaler:
         self._states: dict[int, str] = defaultdict(lambda: _INIT)
 
     def scale(self, var: Tensor) -> Tensor:
-        """var times the loss scale (a float16 loss is cast to float32 first, so the product
-        cannot overflow float16's 65504); var itself when the scaler is disabled."""
+        """var times the loss scale (a float16 or bfloat16 loss is cast to float32 first, so the
+        product cannot overflow float16's 65504 or lose bfloat16's bits); var itself when the
+        scaler is disabled."""
         if not isinstance(var, Tensor):
             raise TypeError(f"GradScaler.scale: argument 'var' must be a Tensor, got {type(var).__name__}")
         if not self._enable:
             return var
-        if var.dtype == _F16:
+        if var.dtype == _F16 or var.dtype == _BF16:
             var = _tape.call("cast", var, "float32")
         return var * self._scale
 

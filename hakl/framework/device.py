@@ -14,8 +14,10 @@ from .. import backends
 _current = "cpu"
 _default_dtype = np.dtype("float32")
 
+# bfloat16: ml_dtypes' NumPy dtype (hakl.op imports it); the ops that take it say so (hakl's
+# cast and matmul on the CPU).
 DTYPES = {name: np.dtype(name) for name in ("bool", "int8", "uint8", "int16", "int32", "int64", "float16",
-                                            "float32", "float64")}
+                                            "float32", "float64", "bfloat16")}
 
 
 class Place:

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import backends
-from ..op import FUNCTIONS, Function
+from ..op import FUNCTIONS, Function, floating
 from . import device as _device
 
 _grad_enabled = True
@@ -419,7 +419,7 @@ def _dout(node: Node, grads: list) -> Any:
         return grads[0] if grads[0] is not None else zeros_like_array(node.out)
     parts = []
     for o, g in zip(node.out, grads):
-        if g is None and o is not None and getattr(o, "dtype", np.dtype("int8")).kind == "f":
+        if g is None and o is not None and floating(getattr(o, "dtype", np.int8)):
             g = zeros_like_array(o)
         parts.append(g)
     return tuple(parts) if isinstance(node.out, tuple) else parts

@@ -63,8 +63,45 @@ def test_custom_lists_take_paddle_op_names_and_move_ops_between_lists():
         amp.auto_cast(custom_white_list="matmul")
     with pytest.raises(ValueError, match="level"):
         amp.auto_cast(level="O3")
+    with pytest.raises(ValueError, match="auto_cast: argument 'dtype' = 'float8'"):
+        amp.auto_cast(dtype="float8")
+
+
+def test_bfloat16_o1_runs_matmul_in_bfloat16_on_the_cpu_and_the_rest_in_float32():
+    """dtype="bfloat16" (Paddle 2.3's argument): the white list in bfloat16 where the op takes
+    it (matmul on the CPU), every op that has no bfloat16 kernel in float32, gradients back
+    in the parameters' float32 close to the float32 step's (bfloat16 keeps 8 bits)."""
+    BF16 = np.dtype("bfloat16")
+    paddle.seed(0)
+    fc = nn.Linear(4, 3)
+    x, w = _x((8, 4)), _x((4, 3))
+    with amp.auto_cast(dtype="bfloat16"):
+        product = paddle.matmul(x, w)
+        assert product.dtype == BF16
+        assert F.relu(product).dtype == F32  # gray, but relu has no bfloat16: float32
+        assert paddle.mean(product).dtype == F32  # black
+        loss = paddle.mean(F.relu(fc(x)))
+    assert loss.dtype == F32 and paddle.matmul(x, w).dtype == F32
+    loss.backward()
+    mixed = fc.weight.grad
+    assert mixed.dtype == F32 and fc.bias.grad.dtype == F32
+    fc.clear_gradients()
+    paddle.mean(F.relu(fc(x))).backward()
+    np.testing.assert_allclose(mixed, fc.weight.grad, rtol=3e-2, atol=3e-2)
+    with amp.auto_cast(level="O2", dtype="bfloat16"):
+        assert paddle.matmul(x, w).dtype == BF16 and F.relu(x).dtype == F32
     with pytest.raises(NotImplementedError, match="bfloat16"):
-        amp.auto_cast(dtype="bfloat16")
+        amp.decorate(fc, level="O2", dtype="bfloat16")
+
+
+def test_bfloat16_tensors_cast_and_refuse_ops_without_a_bfloat16_kernel():
+    x = np.array([1.5, -2.25, 3e38, 1.0 + 2.0 ** -8], np.float32)
+    t = paddle.to_tensor(x).astype("bfloat16")
+    assert t.dtype == paddle.bfloat16 == np.dtype("bfloat16")
+    np.testing.assert_array_equal(t.astype("float32").numpy(), x.astype("bfloat16").astype(np.float32))
+    assert t.astype("float32").numpy()[3] == 1.0  # the tie rounds to even
+    with pytest.raises(TypeError, match=r"add: argument 'x' must have a dtype .* got bfloat16"):
+        t + t
 
 
 def test_nesting_disabling_and_the_decorator_form():

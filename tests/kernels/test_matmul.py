@@ -15,6 +15,7 @@ from hakl import backends
 from hakl.backends import onednn
 from hakl.bench import Benchmark, Prepared, bench_row, case, peak_fractions
 from hakl.kernels.matmul import bench as matmul_bench
+from hakl.kernels.matmul import dtypes as matmul_dtypes
 from hakl.op import Problem
 
 from ..conftest import backend_params
@@ -34,7 +35,8 @@ def _close(got, a, b, ta=False, tb=False):
     # product of five terms of 1-2 that cancels to 0.013 is off by ulps of its terms)
     terms = np.matmul(_op(np.abs(a.astype(np.float64)), ta), _op(np.abs(b.astype(np.float64)), tb))
     scale = np.fmax(max(float(np.abs(want).max(initial=0.0)), 1e-30), terms)
-    atol = (1e-3 if a.dtype == np.float16 else 8 * np.finfo(a.dtype).eps * math.sqrt(max(k, 1))) * scale
+    narrow = {"float16": 1e-3, "bfloat16": 8e-3}.get(a.dtype.name)  # one rounding of a float32 sum
+    atol = (narrow or 8 * np.finfo(a.dtype).eps * math.sqrt(max(k, 1))) * scale
     off = np.abs(got.astype(np.float64) - want) > atol
     assert not off.any(), f"{int(off.sum())} elements off by up to {float(np.abs(got - want).max()):.3g}"
 
@@ -50,10 +52,10 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
 def test_numpy_semantics(device, dtype, rng):
     backend = backends.get(device)
-    if np.dtype(dtype) not in backend.dtypes():
+    if dtype not in matmul_dtypes(device) or dtype != "bfloat16" and np.dtype(dtype) not in backend.dtypes():
         pytest.skip(f"{device} has no {dtype}")
     for sa, sb, ta, tb in SHAPES:
         a, b = (rng.standard_normal(s).astype(dtype) for s in (sa, sb))
@@ -133,6 +135,22 @@ def test_gradients_sum_over_broadcast_batches(device, rng):
         da, db = hakl.matmul_grad(*(backend.asarray(x) for x in (a, b, d)), transpose_a=ta, transpose_b=tb)
         np.testing.assert_allclose(hakl.to_numpy(da), want_a, rtol=1e-12, atol=1e-12, err_msg=f"{sa} {sb}")
         np.testing.assert_allclose(hakl.to_numpy(db), want_b, rtol=1e-12, atol=1e-12, err_msg=f"{sa} {sb}")
+
+
+def test_bfloat16_gradients_sum_over_broadcast_batches_in_float32(rng):
+    """bfloat16 on the CPU: a Linear's weight gradient (one product over every row) and a
+    broadcast operand's (summed over its batch in float32, rounded once)."""
+    bf16 = hakl.op.BFLOAT16
+    for sa, sb in (((4, 3, 5), (5, 6)), ((3, 5), (2, 4, 5, 6))):
+        a, b = (rng.standard_normal(s).astype(bf16) for s in (sa, sb))
+        d = rng.standard_normal(np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])).astype(bf16)
+        a64, b64, d64 = (x.astype(np.float64) for x in (a, b, d))
+        da, db = hakl.matmul_grad(a, b, d)
+        assert da.dtype == db.dtype == bf16 and da.shape == sa and db.shape == sb
+        for got, want in ((da, _sum_to(np.matmul(d64, np.swapaxes(b64, -1, -2)), sa)),
+                          (db, _sum_to(np.matmul(np.swapaxes(a64, -1, -2), d64), sb))):
+            np.testing.assert_allclose(got.astype(np.float64), want, rtol=8e-3,
+                                       atol=8e-3 * float(np.abs(want).max()), err_msg=f"{sa} {sb}")
 
 
 @pytest.mark.skipif(not onednn.available(), reason=f"oneDNN: {onednn.unavailable_reason()}")

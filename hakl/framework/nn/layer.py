@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ...op import floating
 from .. import device as _device
 from ..tensor import Parameter, Tensor, to_tensor, wrap
 from . import initializer as I
@@ -259,7 +260,7 @@ class Layer:
         dt = None if dtype is None else _device.as_dtype(dtype)
         for t in [*self.parameters(), *self.buffers()]:
             data = t.data
-            if dt is not None and data.dtype.kind == "f" and data.dtype != dt:
+            if dt is not None and floating(data.dtype) and data.dtype != dt:
                 data = hakl.cast(data, dt)
             if backend is not None and hakl.device_of(data) != backend:
                 data = hakl.asarray(hakl.to_numpy(data), device=backend)

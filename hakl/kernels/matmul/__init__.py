@@ -11,8 +11,10 @@ Semantics (np.matmul's): the last two axes are the matrices, the leading ones ba
 axes that broadcast; a 1-D `a` is a row (its axis dropped from the result), a 1-D `b`
 a column; the transpose flags swap the last two axes of an operand of rank >= 2 and
 are ignored for a 1-D one (Paddle's rule). K = 0 gives zeros. float16 accumulates in
-float32 and rounds once; float32 and float64 in their own type. Both operands have one
-dtype (convert with hakl.cast).
+float32 and rounds once; float32 and float64 in their own type; bfloat16 (on the CPU:
+oneDNN's AMX / AVX512-BF16 kernels where the CPU has them, else the baseline's float32
+BLAS) accumulates in float32 and rounds once. Both operands have one dtype (convert with
+hakl.cast).
 
 The canonical problem every variant sees: shape (*batch, M, N, K), where `batch` is the
 output's batch axes merged as elementwise's `collapse` merges them, at most MAXB axes,
@@ -47,9 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from ...op import (Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key, dtype_name,
-                   option, register, register_function, validate)
+from ...op import (BFLOAT16, FLOATS, Derivative, Function, Input, Op, Problem, Sample, attach_variants, call_key,
+                   dtype_name, option, register, register_function, validate)
 from ...tuning import dispatch
+from ..cast import cast
 from ..elementwise import collapse, expand, sum_to
 from . import reference
 
@@ -58,10 +61,18 @@ _EPS32, _EPS64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps
 # (rtol, atol per sqrt(K) as a fraction of the largest |reference|): float16 rounds the
 # float32 sum once, so a result may sit one float16 ulp (2**-10 relative) from the rounded
 # reference; the sums' own error is a few eps of the accumulation type times sqrt(K).
-TOLERANCES = {"float16": (1e-3, 8 * _EPS32), "float32": (0.0, 8 * _EPS32), "float64": (0.0, 8 * _EPS64)}
+# bfloat16 likewise with its 2**-7 ulp.
+TOLERANCES = {"float16": (1e-3, 8 * _EPS32), "float32": (0.0, 8 * _EPS32), "float64": (0.0, 8 * _EPS64),
+              "bfloat16": (8e-3, 8 * _EPS32)}
 
-INPUTS = (Input("a"), Input("b"))
-GRAD_INPUTS = (Input("a"), Input("b"), Input("dout", role="grad"))
+
+def dtypes(backend: str) -> tuple[str, ...]:
+    """matmul's dtypes on `backend`: bfloat16 on the CPU only (CuPy has no bfloat16 arrays)."""
+    return FLOATS + ("bfloat16",) if backend == "cpu" else FLOATS
+
+
+INPUTS = (Input("a", dtypes), Input("b", dtypes))
+GRAD_INPUTS = (Input("a", dtypes), Input("b", dtypes), Input("dout", dtypes, role="grad"))
 
 
 # ---- the canonical problem ------------------------------------------------------
@@ -124,7 +135,7 @@ def _sample(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 # Large magnitudes stay where no sum of products overflows the accumulation type (which
 # would make an order-dependent inf - inf): they go into a only.
-_LARGE = {"float16": 1e3, "float32": 1e15, "float64": 1e150}
+_LARGE = {"float16": 1e3, "float32": 1e15, "float64": 1e150, "bfloat16": 1e15}
 
 
 def _specials(x: np.ndarray, rng: np.random.Generator, large: float | None) -> np.ndarray:
@@ -279,6 +290,8 @@ def _reduce(backend, g: Any, shape: tuple[int, ...]) -> Any:
         return g
     if math.prod(shape) == 0:
         return backend.empty(shape, g.dtype)
+    if g.dtype == BFLOAT16:  # the reductions have no bfloat16: sum in float32, round once
+        return cast(sum_to(cast(g, "float32"), shape), BFLOAT16)
     return sum_to(g, shape)
 
 
@@ -357,4 +370,4 @@ register_function(
     Function("matmul_grad", matmul_grad, ("matmul",), GRAD_INPUTS, _function_samples(True)),
 )
 
-__all__ = ["matmul", "matmul_grad", "MATMUL", "MAXB", "operand_shapes", "geometry"]
+__all__ = ["matmul", "matmul_grad", "MATMUL", "MAXB", "dtypes", "operand_shapes", "geometry"]
