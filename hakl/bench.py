@@ -33,6 +33,7 @@ import numpy as np
 
 from . import __version__
 from .backends import get as get_backend
+from .op import BFLOAT16, FUNCTIONS
 from .tuning import dispatch, timing
 
 ELEMENTS_GPU = 1 << 26  # 64M: 256 MB in float32, five times an H100's L2
@@ -61,8 +62,11 @@ class Case:
     parts: int = 1
     dtypes: tuple[str, ...] | None = None  # only these dtypes (cast's pairs)
     gpu_only: bool = False  # too large for a CPU run
-    quick: bool = False  # in `hakl bench --quick`'s short set
+    quick: bool | tuple[str, ...] = False  # in `hakl bench --quick`'s short set (in the first dtype, or these)
     peak: bool = False  # its GFLOP/s (the best of such cases) is the 100% mark of the op's rows
+
+    def quick_in(self, dtype: str, first: str) -> bool:
+        return dtype in self.quick if isinstance(self.quick, tuple) else self.quick and dtype == first
 
     @property
     def label(self) -> str:
@@ -75,9 +79,9 @@ class Case:
 
 
 def case(*shape: int, parts: int = 1, dtypes: Sequence[str] | None = None, gpu_only: bool = False,
-         quick: bool = False, peak: bool = False, **kwargs: Any) -> Case:
-    return Case(tuple(shape), tuple(kwargs.items()), parts, tuple(dtypes) if dtypes else None, gpu_only, quick,
-                peak)
+         quick: bool | Sequence[str] = False, peak: bool = False, **kwargs: Any) -> Case:
+    return Case(tuple(shape), tuple(kwargs.items()), parts, tuple(dtypes) if dtypes else None, gpu_only,
+                quick if isinstance(quick, bool) else tuple(quick), peak)
 
 
 # A peer gets the device, the input sets on that device and the case's kwargs, and
@@ -158,10 +162,21 @@ class Benchmark:
 
     def runs(self, gpu: bool, quick: bool = False) -> list[tuple[str, Case]]:
         """The (dtype, case) pairs a device measures: on GPUs every dtype and case, on CPUs
-        the host dtypes and no GPU-only case; `quick`: the first dtype, the quick cases."""
+        the host dtypes and no GPU-only case; `quick`: the quick cases in the first dtype
+        (a case quick in named dtypes: in those)."""
         dtypes = self.dtypes if gpu else self.host_dtypes
-        return [(dtype, c) for dtype in (dtypes[:1] if quick else dtypes) for c in self.cases
-                if not ((c.gpu_only and not gpu) or (quick and not c.quick) or (c.dtypes and dtype not in c.dtypes))]
+        return [(dtype, c) for dtype in dtypes for c in self.cases
+                if not ((c.gpu_only and not gpu) or (c.dtypes and dtype not in c.dtypes)
+                        or (quick and not c.quick_in(dtype, dtypes[0])))]
+
+    def takes(self, device: str, dtype: str) -> bool:
+        """Whether the benchmarked function takes `dtype` (cast's "source->destination": both)
+        on `device`, as its declaration's first input says (bfloat16: the CPU's)."""
+        declared = FUNCTIONS.get(self.function)
+        if declared is None or not declared.inputs:
+            return True
+        domain = declared.inputs[0].domain(device)
+        return all(part in domain for part in dtype.split("->"))
 
 
 # ---- peers' helpers -----------------------------------------------------------
@@ -179,13 +194,21 @@ def cycling(sets: list[tuple], run: Callable[..., Any]) -> Callable[[], Any]:
 
 
 def torch_sets(device: str, sets: list[tuple]) -> tuple[Any, list[tuple]]:
-    """torch and the input sets as tensors sharing the device arrays' memory."""
+    """torch and the input sets as tensors sharing the device arrays' memory (a bfloat16
+    array, which torch.from_numpy does not know, through its int16 bits)."""
     if device not in ("cpu", "cuda"):
         raise NotImplementedError(f"torch has no {device} device here")
     torch = import_peer("torch")
     if device == "cuda" and not torch.cuda.is_available():
         raise NotImplementedError("torch is a CPU build")
-    convert = torch.from_numpy if device == "cpu" else torch.from_dlpack
+
+    def convert(a):
+        if device != "cpu":
+            return torch.from_dlpack(a)
+        if a.dtype == BFLOAT16:
+            return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(a)
+
     return torch, [tuple(convert(a) for a in s) for s in sets]
 
 
@@ -254,6 +277,8 @@ class Prepared:
         c = benchmark.case(label)
         if c.dtypes is not None and dtype not in c.dtypes:
             raise NotImplementedError(f"{benchmark.op} {label} is benchmarked in {', '.join(c.dtypes)} only")
+        if not benchmark.takes(device, dtype):
+            raise NotImplementedError(f"{benchmark.op} has no {dtype} on {device}")
         if not is_gpu(device) and (c.gpu_only or dtype not in benchmark.host_dtypes):
             raise NotImplementedError(f"{benchmark.op} {label} {dtype} is benchmarked on GPUs only")
         self.fn = benchmark.public_function()
@@ -364,7 +389,8 @@ def cases(device: str, ops: Sequence[str] = (), quick: bool = False) -> list[tup
     """The declared (benchmark, dtype, case) triples `device` measures, of `ops` (default all)."""
     from .kernels import benchmarks
 
-    return [(b, dtype, c) for b in benchmarks() if not ops or b.op in ops for dtype, c in b.runs(is_gpu(device), quick)]
+    return [(b, dtype, c) for b in benchmarks() if not ops or b.op in ops
+            for dtype, c in b.runs(is_gpu(device), quick) if b.takes(device, dtype)]
 
 
 def _prepare_share(device: str, ops: Sequence[str], quick: bool, elements: int, share: int, shares: int,

@@ -191,6 +191,20 @@ def test_declared_benchmarks_mark_a_peak_per_device():
     assert declared.case("(64, 512, 2048) transpose_b=True").quick
 
 
+def test_bfloat16_is_benchmarked_on_the_cpu_only_quick_at_its_peak_case():
+    """The quick run adds one bfloat16 row, 2048^3, on the CPU; PoCL and GPUs have no
+    bfloat16 matmul, so neither lists nor prepares one."""
+    from hakl import bench
+
+    cpu = [(dtype, c.label) for _, dtype, c in bench.cases("cpu", ["matmul"], quick=True)]
+    assert ("bfloat16", "(2048, 2048, 2048)") in cpu and ("float32", "(2048, 2048, 2048)") not in cpu
+    assert ("bfloat16", "(1024, 1024, 1024)") not in cpu
+    assert not any(dtype == "bfloat16" for _, dtype, _ in bench.cases("opencl", ["matmul"]))
+    (declared,) = matmul_bench.BENCHMARKS
+    with pytest.raises(NotImplementedError, match="opencl"):
+        bench.Prepared(declared, "opencl", "bfloat16", "(2048, 2048, 2048)", None, 1 << 10)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True)])
 def test_opencl_vector_default_is_inside_its_space(dtype, ta, tb):

@@ -4,6 +4,8 @@ square one of the run, so a --quick run has one too); the RNN shapes — the per
 64 (H=512, 4 gates) and 32 (H=256), and the input projection of every step at once
 (T*B = 4096 rows) — with W stored [gates*H, in] as PaddlePaddle's RNN weights are
 (transpose_b=True); and a batched product (64 of 256x64 @ 64x256, attention-sized).
+On the CPU every case also in bfloat16 (the quick run: 2048^3, the bfloat16 peak), against
+torch's bfloat16 matmul and NumPy's float32 one of the same values (NumPy has no bfloat16 GEMM).
 A case is (M, K, N) with `batch` (leading axis of both operands) and `transpose_b`.
 Peers: torch and NumPy (CuPy on CUDA)."""
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...bench import Benchmark, Goal, case, cycling, import_peer, only_on, torch_sets
+from ...op import BFLOAT16
 
-SQUARE = (case(1024, 1024, 1024, quick=True, peak=True), case(2048, 2048, 2048, peak=True),
+SQUARE = (case(1024, 1024, 1024, quick=True, peak=True), case(2048, 2048, 2048, quick=["bfloat16"], peak=True),
           case(4096, 4096, 4096, gpu_only=True, peak=True))
 RNN = (case(64, 512, 2048, transpose_b=True, quick=True), case(32, 256, 1024, transpose_b=True),
        case(4096, 512, 2048, transpose_b=True))
@@ -45,6 +48,8 @@ def _torch(device, sets, kwargs):
 def _numpy(device, sets, kwargs):
     only_on(device, "cpu", "numpy")
     views = _transposed(kwargs, lambda b: np.swapaxes(b, -1, -2))
+    # bfloat16: NumPy's loop over ml_dtypes' type is not a GEMM; its float32 BLAS on the same values is
+    sets = [tuple(x.astype(np.float32) if x.dtype == BFLOAT16 else x for x in s) for s in sets]
     return cycling(sets, lambda a, b: np.matmul(*views(a, b)))
 
 
@@ -66,5 +71,5 @@ GOALS = (
          why="hakl serves oneDNN's or OpenBLAS's GEMM: at most 10% behind the BLAS baseline at every shape"),
 )
 
-BENCHMARKS = (Benchmark("matmul", "matmul", "matmul", CASES, inputs=_inputs, call=_call,
-                        peers={"torch": _torch, "numpy": _numpy, "cupy": _cupy}, goals=GOALS),)
+BENCHMARKS = (Benchmark("matmul", "matmul", "matmul", CASES, host_dtypes=("float32", "bfloat16"), inputs=_inputs,
+                        call=_call, peers={"torch": _torch, "numpy": _numpy, "cupy": _cupy}, goals=GOALS),)
