@@ -151,6 +151,13 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint8) if a.dtype == np.bool_ else a
 
 
+def round_to_bfloat16(src: np.ndarray, out: np.ndarray, grain: int = 1 << 18) -> np.ndarray:
+    """out[...] = src rounded to bfloat16 (C-contiguous, same shape), on the numba kernel's
+    threads: for a product that another library summed in float32 (MKL's bfloat16 GEMM)."""
+    parallel_for(_cast_range_to_bf16, src.size, grain, src.reshape(-1), out.reshape(-1).view(np.uint16), align=64)
+    return out
+
+
 def _copy_range(src, dst, lo, hi):
     np.copyto(dst[lo:hi], src[lo:hi])
 

@@ -1,7 +1,8 @@
 """matmul on the CPU: NumPy's matmul on OpenBLAS (the baseline; float16 through float32),
 oneDNN's matmul primitive (its jit GEMM), for the dtypes this machine's oneDNN
 implements (float32 on AVX2; float16 needs AVX512-FP16 or AMX, float64 has none), and
-MKL's GEMM (cblas_sgemm / dgemm through ctypes; torch's CPU GEMM is MKL's) for 2-d products.
+MKL's GEMM (cblas_sgemm / dgemm, cblas_gemm_bf16bf16f32 for bfloat16, rounded here; torch's
+CPU GEMM is MKL's) for 2-d products.
 
 oneDNN reads a transposed operand in place: the canonical operand is the contiguous
 array, its descriptor the transposed view's strides. Batch axes of 1 broadcast in the
@@ -21,6 +22,8 @@ import numpy as np
 from ...backends import cpu, mkl, onednn, output_pool
 from ...op import AFTER_BASELINE, Problem, Variant, call_key, dtype_name
 from ...tuning import dispatch
+from ..cast import cpu as cast_cpu
+from ..cast.cpu import round_to_bfloat16
 from . import baseline
 from .reference import logical
 
@@ -149,10 +152,14 @@ def mkl_first() -> bool:
 
 def _mkl(problem: Problem, config: dict):
     ta, tb = problem.flag("ta"), problem.flag("tb")
+    narrow = problem.dtype == "bfloat16"  # MKL sums in float32 and returns that: round once here
 
     def launch(a, b, out=None):  # the launcher serves a bucket of shapes: M and N from the operands
+        shape = (a.shape[1] if ta else a.shape[0], b.shape[0] if tb else b.shape[1])
         if out is None:
-            out = output_pool.empty((a.shape[1] if ta else a.shape[0], b.shape[0] if tb else b.shape[1]), a.dtype)
+            out = output_pool.empty(shape, a.dtype)
+        if narrow:
+            return round_to_bfloat16(mkl.gemm(a, b, ta, tb, output_pool.empty(shape, np.float32)), out)
         return mkl.gemm(a, b, ta, tb, out)
 
     return launch
@@ -173,6 +180,6 @@ def variants() -> list[Variant]:
                 sources=(onednn.__file__,)),
         Variant("mkl", "cpu", _mkl, supports=_mkl_supports, accepts_out=True,
                 rank=lambda p: -2 if mkl_first() and p.size > OPENBLAS_THREADS_MNK else AFTER_BASELINE,
-                sources=(mkl.__file__,)),
+                sources=(mkl.__file__, cast_cpu.__file__)),
         Variant("numpy", "cpu", baseline.matmul("numpy"), baseline=True, accepts_out=True),
     ]
