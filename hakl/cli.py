@@ -445,6 +445,8 @@ def train_digits(model: str = typer.Option("mlp", help="mlp, lstm (each image as
                  hidden: Optional[int] = typer.Option(None, min=1, help="hidden width (default: 128 for mlp, "
                                                                         "64 for lstm and gru)"),
                  seed: int = typer.Option(0, help="the split, initial weights, shuffling and dropout follow it"),
+                 amp: Optional[str] = typer.Option(None, help="mixed precision (auto_cast O1): float16, or "
+                                                              "bfloat16 (the CPU's matmul)"),
                  plot: Optional[Path] = typer.Option(None, help="write the loss / accuracy curve to this PNG "
                                                                 "(needs matplotlib: the bench extra)")) -> None:
     """scikit-learn's 8x8 digits: a progress bar, a table per epoch (loss, test accuracy,
@@ -458,7 +460,8 @@ def train_digits(model: str = typer.Option("mlp", help="mlp, lstm (each image as
     except NotImplementedError as exc:
         console.print(f"[red]{exc}", highlight=False)
         raise typer.Exit(2) from None
-    table = Table("epoch", "loss", "test acc", "samples/s", "variants", title=f"digits, {model} on {device}")
+    table = Table("epoch", "loss", "test acc", "samples/s", "variants",
+                  title=f"digits, {model} on {device}" + (f", amp {amp}" if amp else ""))
     with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("train", total=None, epoch=1)
@@ -474,7 +477,7 @@ def train_digits(model: str = typer.Option("mlp", help="mlp, lstm (each image as
         try:
             curve = digits.train(model, device, epochs, batch_size, lr, seed,
                                  hidden=hidden or (128 if model == "mlp" else 64), on_batch=on_batch,
-                                 on_epoch=on_epoch)
+                                 on_epoch=on_epoch, amp=amp)
         except (RuntimeError, ValueError) as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(table)

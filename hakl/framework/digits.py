@@ -79,11 +79,18 @@ def accuracy(model: paddle.nn.Layer, x: np.ndarray, y: np.ndarray) -> float:
     return value
 
 
+AMP = ("float16", "bfloat16")
+
+
 def train(model: str = "mlp", device: str = "cpu", epochs: int = 10, batch_size: int = 64, lr: float = 3e-3,
           seed: int = 0, hidden: int = 128, on_batch: Callable[[int, int], None] | None = None,
-          on_epoch: Callable[[Epoch], None] | None = None) -> list[Epoch]:
+          on_epoch: Callable[[Epoch], None] | None = None, amp: str | None = None) -> list[Epoch]:
     """Train `model` on the digits for `epochs`; `on_batch(epoch, batch)` after each step,
-    `on_epoch(result)` after each epoch. Returns the curve."""
+    `on_epoch(result)` after each epoch. `amp` "float16" or "bfloat16": the forward passes
+    under paddle.amp.auto_cast (O1) in that dtype, float16's loss through a GradScaler.
+    Returns the curve."""
+    if amp is not None and amp not in AMP:
+        raise ValueError(f"--amp {amp!r}: expected one of {', '.join(AMP)}")
     paddle.set_device(device)
     paddle.seed(seed)
     net = build(model, hidden)
@@ -91,6 +98,8 @@ def train(model: str = "mlp", device: str = "cpu", epochs: int = 10, batch_size:
     loader = paddle.io.DataLoader(paddle.io.TensorDataset([x_train, y_train]), batch_size=batch_size, shuffle=True)
     opt = paddle.optimizer.AdamW(learning_rate=lr, parameters=net.parameters(), weight_decay=1e-4)
     loss_fn = paddle.nn.CrossEntropyLoss()
+    mixed = contextlib.nullcontext if amp is None else lambda: paddle.amp.auto_cast(dtype=amp)
+    scaler = paddle.amp.GradScaler() if amp == "float16" else None  # bfloat16 has float32's range
 
     curve = []
     served: set[tuple[str, str]] = set()
@@ -105,9 +114,15 @@ def train(model: str = "mlp", device: str = "cpu", epochs: int = 10, batch_size:
         # and select again, where the later epochs' calls run their plans: dispatch.planned).
         with dispatch.observing(note) if epoch == 1 else contextlib.nullcontext():
             for i, (xb, yb) in enumerate(loader):
-                loss = loss_fn(net(xb), yb)
-                loss.backward()
-                opt.step()
+                with mixed():
+                    loss = loss_fn(net(xb), yb)
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:
+                    scaled = scaler.scale(loss)
+                    scaled.backward()
+                    scaler.minimize(opt, scaled)
                 opt.clear_grad()
                 losses.append(loss.item())
                 seen += xb.shape[0]

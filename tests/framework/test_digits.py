@@ -26,6 +26,18 @@ def test_digits_mlp_reaches_its_accuracy_bar_and_repeats_with_a_seed():
     assert any(v.startswith("elementwise:") for v in curve[0].variants)
 
 
+@pytest.mark.parametrize("amp", ["bfloat16", "float16"])
+def test_digits_mlp_trains_under_mixed_precision(amp):
+    """auto_cast O1 in bfloat16 (the CPU's matmul) or float16 (with a GradScaler): the
+    Linear layers' products run in that dtype, and the MLP still reaches its bar."""
+    curve = digits.train("mlp", "cpu", seed=0, amp=amp, **FAST)
+    assert curve[-1].accuracy >= 0.95, [e.accuracy for e in curve]
+    assert any(v.startswith("matmul:") for v in curve[0].variants)
+    assert any(v.startswith("cast:") for v in curve[0].variants)
+    with pytest.raises(ValueError, match="--amp 'float8'"):
+        digits.train("mlp", "cpu", amp="float8", **FAST)
+
+
 def test_train_command_prints_the_table_and_the_test_accuracy_last():
     result = CliRunner().invoke(app, ["train", "digits", "--epochs", "1", "--batch-size", "32", "--lr", "0.01"])
     assert result.exit_code == 0, result.output
