@@ -44,7 +44,7 @@ def _x86_rule(v: float, to: str) -> int:
 def test_out_of_range_float_to_int_rule(device):
     """The same documented answer from every variant of every backend (the NumPy
     baseline inherits it from an x86-64 host only)."""
-    for src in ("float16", "float32", "float64"):
+    for src in ("float16", "float32", "float64", "bfloat16"):
         if src not in dtypes(device):
             continue
         with np.errstate(over="ignore"):
