@@ -1,7 +1,9 @@
 """paddle.save / paddle.load and paddle.io's datasets and DataLoader."""
 from __future__ import annotations
 
+import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -88,3 +90,32 @@ def test_an_array_of_4_gib_that_cannot_be_sliced_is_refused_below_protocol_4(tmp
     with pytest.raises(ValueError, match="protocol=4"):
         paddle.save({"nested": [huge]}, str(tmp_path / "m"), protocol=3)
     assert not (tmp_path / "m").exists()  # refused before anything is written
+
+
+def _free_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 0
+
+
+@pytest.mark.big_memory
+@pytest.mark.skipif(_free_memory() < 12 << 30, reason="needs 12 GiB of free memory")
+def test_a_state_dict_past_4_gib_round_trips_with_protocol_3_in_slices(tmp_path):
+    """2.0.1's fix, at full size: an array of 2**32 + 16 bytes, which protocol 3 cannot frame
+    in one piece, saved in 1 GiB slices and joined on load; marks at the slice bounds."""
+    if shutil.disk_usage(tmp_path).free < 6 << 30:
+        pytest.skip("needs 6 GiB of free disk")
+    n = 2 ** 32 + 16
+    w = np.zeros(n, np.uint8)
+    marks = {0: 1, 2 ** 30 - 2: 2, 2 ** 30 - 1: 3, 2 ** 31: 4, 2 ** 32 - 1: 5, n - 1: 6}
+    for i, v in marks.items():
+        w[i] = v
+    path = str(tmp_path / "big.pdparams")
+    paddle.save({"w": w, "b": np.ones(3, np.float32)}, path, protocol=3)
+    del w
+    loaded = paddle.load(path, return_numpy=True)
+    big = loaded["w"]
+    assert big.shape == (n,) and big.dtype == np.uint8 and loaded["b"].tolist() == [1, 1, 1]
+    assert {i: int(big[i]) for i in marks} == marks
+    assert sum(int(np.count_nonzero(big[lo:lo + (1 << 30)])) for lo in range(0, n, 1 << 30)) == len(marks)
