@@ -171,12 +171,11 @@ class Benchmark:
 
     def takes(self, device: str, dtype: str) -> bool:
         """Whether the benchmarked function takes `dtype` (cast's "source->destination": both)
-        on `device`, as its declaration's first input says (bfloat16: the CPU's)."""
+        on `device`: some input of its declaration has it in its domain there (embedding's
+        table, not its ids; bfloat16: the CPU's)."""
         declared = FUNCTIONS.get(self.function)
-        if declared is None or not declared.inputs:
-            return True
-        domain = declared.inputs[0].domain(device)
-        return all(part in domain for part in dtype.split("->"))
+        domains = [d for d in (i.domain(device) for i in declared.inputs) if d] if declared else []
+        return not domains or all(any(part in d for d in domains) for part in dtype.split("->"))
 
 
 # ---- peers' helpers -----------------------------------------------------------
