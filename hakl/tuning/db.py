@@ -126,6 +126,13 @@ def _export_rows(doc: Any) -> dict[str, list[tuple]]:
     return out
 
 
+# How far a tuned bucket's choice reaches: 256x in one extent, or 16x in each of two. Past
+# that a choice speaks for another regime: the 4M-element cast's oneDNN reorder (tuned) served
+# a 4x8 cast at 13.6 us where the heuristic's serial numba kernel takes 3.8 (the primitive's
+# call costs more than the whole small conversion).
+NEAREST_OCTAVES = 8
+
+
 def _log_extents(bucket: str) -> tuple[float, ...]:
     return tuple(math.log2(max(int(d), 1)) for d in bucket.split("x")) if bucket else ()
 
@@ -329,10 +336,10 @@ class TuningDB:
 
     def neighbours(self, key: Key, kind: str | None = None) -> list[tuple[str, Choice]]:
         """(bucket, choice) of the tuned buckets near `key`'s on the same op, backend, dtypes
-        and flags, nearest first (distance: the sum over extents of |log2 a - log2 b|;
-        buckets of another rank never match). Without `kind`: this device's other buckets;
-        with it: every bucket, `key`'s own first, of the other devices of that machine kind
-        (its siblings), the latest tuned first among equals."""
+        and flags, nearest first (distance: the sum over extents of |log2 a - log2 b|, at
+        most NEAREST_OCTAVES; buckets of another rank never match). Without `kind`: this
+        device's other buckets; with it: every bucket, `key`'s own first, of the other
+        devices of that machine kind (its siblings), the latest tuned first among equals."""
         where, args = ("fingerprint=? AND bucket != ?", (key.fingerprint, key.bucket)) if kind is None else (
             "fingerprint != ? AND fingerprint IN (SELECT fingerprint FROM devices WHERE kind=? AND backend=?)",
             (key.fingerprint, kind, key.backend))
@@ -344,8 +351,8 @@ class TuningDB:
         near = []
         for bucket, variant, config, source_hash, version, seconds, created in rows:
             there = _log_extents(bucket)
-            if len(there) == len(here):
-                distance = sum(abs(a - b) for a, b in zip(here, there))
+            distance = sum(abs(a - b) for a, b in zip(here, there))
+            if len(there) == len(here) and distance <= NEAREST_OCTAVES:
                 near.append((distance, -created, bucket, Choice(variant, json.loads(config), source_hash, version,
                                                                  seconds)))
         near.sort(key=lambda n: n[:2])

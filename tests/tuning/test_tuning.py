@@ -12,7 +12,7 @@ import hakl
 from hakl import backends
 from hakl.op import FUNCTIONS, Op, Problem, Variant
 from hakl.tuning import dispatch, tuner, verify
-from hakl.tuning.db import Choice, Key, TuningDB
+from hakl.tuning.db import NEAREST_OCTAVES, Choice, Key, TuningDB
 from hakl.tuning.keys import key_for
 
 from ..conftest import backend_params
@@ -405,6 +405,18 @@ def test_a_neighbour_bucket_takes_the_nearest_tuned_choice_once_verified():
     assert dispatch.select(op, Problem("double_test", "cpu", "float64", (2048, 1000))).source == "heuristic"
 
 
+def test_a_bucket_more_than_eight_octaves_away_is_not_a_neighbour():
+    """A choice tuned for 4M elements says nothing of 32 (the regime differs: a library call's
+    own cost against the whole small problem): past NEAREST_OCTAVES the heuristics serve."""
+    op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
+                 Variant("fast", "cpu", _double, rank=lambda p: 1))
+    tuner.tune(op, Problem("double_test", "cpu", "float32", (4096, 1024)), repeat=3)
+    assert NEAREST_OCTAVES == 8
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (256, 64))).source == "nearest 4096x1024"
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (128, 64))).source == "heuristic"
+    assert dispatch.select(op, Problem("double_test", "cpu", "float32", (4, 8))).source == "heuristic"
+
+
 def test_a_stale_nearest_choice_is_ignored():
     op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
                  Variant("fast", "cpu", _double))
@@ -432,12 +444,12 @@ def test_a_sibling_devices_choice_serves_where_this_device_has_none_once_verifie
     op = make_op(Variant("slow", "cpu", _slow_double, space={"sleep": (0.0,)}, baseline=True),
                  Variant("fast", "cpu", counted, rank=lambda p: 1), Variant("other", "cpu", _double, rank=lambda p: 2))
     kind = backends.get("cpu").machine_kind()
-    _sibling(op, Problem("double_test", "cpu", "float32", (4096, 1024)), "fast", kind)
+    _sibling(op, Problem("double_test", "cpu", "float32", (512, 256)), "fast", kind)
     _sibling(op, PROBLEM, "other", "epyc-avx2-64core", fingerprint="fp-stranger")  # another kind: never read
     calls.clear()
     verify.forget()
     chosen = dispatch.select(op, PROBLEM)
-    assert (chosen.source, chosen.variant.name) == ("sibling 4096x1024", "fast")
+    assert (chosen.source, chosen.variant.name) == ("sibling 512x256", "fast")
     assert calls, "a sibling's choice is verified at this problem before it serves"
     # this device's own neighbour comes before any sibling's, even the sibling's own bucket
     tuner.tune(op, Problem("double_test", "cpu", "float32", (64, 128)), repeat=3)
