@@ -137,6 +137,27 @@ def test_gradients_sum_over_broadcast_batches(device, rng):
         np.testing.assert_allclose(hakl.to_numpy(db), want_b, rtol=1e-12, atol=1e-12, err_msg=f"{sa} {sb}")
 
 
+def test_the_numpy_baseline_keeps_openblas_to_one_thread_above_its_threading_size(monkeypatch, rng):
+    """OpenBLAS's own threads spin ~0.1 s after a product that woke them, on the cores the
+    next kernels want (a digits MLP step: 18.5 ms against 0.5): the baseline runs products
+    above OPENBLAS_THREADS_MNK on one thread and puts the count back; smaller ones, which
+    OpenBLAS keeps serial itself, are left alone."""
+    from hakl.backends import cpu
+    from hakl.kernels.matmul import MATMUL, baseline
+    from hakl.tuning import dispatch
+
+    asked = []
+    real = cpu.set_openblas_threads
+    monkeypatch.setattr(baseline, "set_openblas_threads", lambda n: asked.append(n) or real(n))
+    before = real(None)
+    for m, n, k in ((64, 64, 128), (8, 8, 8)):
+        a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+        problem = Problem("matmul", "cpu", "float32", (m, n, k), (("batch", ""), ("ta", False), ("tb", False)))
+        got = dispatch.force(MATMUL, problem, MATMUL.variant("cpu", "numpy")).launcher(a, b)
+        np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    assert asked == [1, before] and real(None) == before  # the big one only, and restored
+
+
 def test_bfloat16_gradients_sum_over_broadcast_batches_in_float32(rng):
     """bfloat16 on the CPU: a Linear's weight gradient (one product over every row) and a
     broadcast operand's (summed over its batch in float32, rounded once)."""

@@ -25,6 +25,7 @@ from ...tuning import dispatch
 from ..cast import cpu as cast_cpu
 from ..cast.cpu import round_to_bfloat16
 from . import baseline
+from .baseline import OPENBLAS_THREADS_MNK
 from .reference import logical
 
 
@@ -32,14 +33,9 @@ from .reference import logical
 # objects, the stream) or MKL's ~10 us, is more than OpenBLAS's whole product (measured:
 # oneDNN 64^3 37 us vs 13; MKL 64^3 18 us vs 8, 128^3 33 vs 35), so oneDNN serves from here.
 CALL_MIN_MNK = 1 << 20
-# Above this OpenBLAS may run a product on its own threads (it kept to one for every product
-# up to 64^3 on the Ice Lake Xeon, and woke them for a (64, 128) @ (128, 64)), which spin
-# about 0.1 s after the call on the cores that the next numba kernel's threads want: a 16K
-# dropout took 4-8 ms after one such product against 50 us after none, and a framework MLP
-# step (its Linear layers' (64, 64, 128) products) 8.0 ms against 1.5 with those products on
-# MKL, whose threads are GNU OpenMP's, numba's and oneDNN's pool. So where MKL goes first
-# (Intel), it takes every product above this, not only those above CALL_MIN_MNK.
-OPENBLAS_THREADS_MNK = 1 << 18
+# Where MKL goes first (Intel), it takes every product above OPENBLAS_THREADS_MNK (where the
+# baseline keeps OpenBLAS to one thread, so as not to wake its spinning threads), not only
+# those above CALL_MIN_MNK: MKL's threads are GNU OpenMP's, numba's and oneDNN's pool.
 
 
 def _onednn_supported(problem: Problem) -> bool:
