@@ -331,11 +331,14 @@ def test_mkl_goes_first_on_intel_cpus_above_the_size_a_call_costs(monkeypatch):
     big, small = ((Problem("matmul", "cpu", "float32", s, (("batch", ""), ("ta", False), ("tb", False)))
                    for s in ((1024, 1024, 1024), (4, 8, 3))))
     baseline = untuned_order(MATMUL.variant("cpu", "numpy"), big)
+    onednn_variant = MATMUL.variant("cpu", "onednn")
     for vendor, first in (("GenuineIntel", True), ("AuthenticAMD", False)):
         monkeypatch.setattr(cpu, "cpu_vendor", lambda v=vendor: v)
         assert matmul_cpu.mkl_first() is first
         assert (untuned_order(variant, big) < baseline) is first
         assert untuned_order(variant, small) > baseline  # ~14 us a call through ctypes: OpenBLAS's
+        if not first and onednn_variant.supports(big):  # the baseline's OpenBLAS is one thread: oneDNN's threads
+            assert untuned_order(onednn_variant, big) < baseline
     assert not variant.supports(Problem("matmul", "cpu", "float16", (64, 64, 64), (("batch", ""), ("ta", False),
                                                                                   ("tb", False))))
     assert not variant.supports(Problem("matmul", "cpu", "float32", (2, 64, 64, 64), (("batch", "b"), ("ta", False),

@@ -168,11 +168,12 @@ def _onednn(problem: Problem, config: dict):
 
 def variants() -> list[Variant]:
     return [
-        # Behind OpenBLAS untuned, unless onednn_first: on znver3 (AVX2) OpenBLAS was as fast or
-        # faster at every benchmark shape, idle and with the machine busy (skinny RNN products
-        # 1.1-1.2x); the tuner times oneDNN wherever it serves.
+        # Untuned, first where MKL is not (AMD hosts; on znver3 OpenBLAS's threaded GEMM was as
+        # fast or faster at every benchmark shape, skinny RNN products 1.1-1.2x, but the
+        # baseline now keeps OpenBLAS to one thread, which halves it on two cores), and on
+        # Intel hosts only where onednn_first; the tuner times oneDNN wherever it serves.
         Variant("onednn", "cpu", _onednn, supports=_onednn_supported,
-                rank=lambda p: -1 if onednn_first() else AFTER_BASELINE,
+                rank=lambda p: -1 if onednn_first() or not mkl_first() else AFTER_BASELINE,
                 sources=(onednn.__file__,)),
         Variant("mkl", "cpu", _mkl, supports=_mkl_supports, accepts_out=True,
                 rank=lambda p: -2 if mkl_first() and p.size > OPENBLAS_THREADS_MNK else AFTER_BASELINE,
