@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-import ml_dtypes
 import numpy as np
 
-from .backends.base import source_hash
+from .backends.base import BFLOAT16, source_hash
 
 Launcher = Callable[..., Any]
 
@@ -66,12 +65,6 @@ class Problem:
     @property
     def size(self) -> int:
         return math.prod(self.shape)
-
-
-# bfloat16 is ml_dtypes' NumPy dtype (its kind is "V", not "f"): importing ml_dtypes
-# also makes np.dtype("bfloat16") work. The backends that have it say so in their ops'
-# dtype domains.
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 def floating(dtype: Any) -> bool:

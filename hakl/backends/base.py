@@ -16,8 +16,14 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable
 
+import ml_dtypes
 import numpy as np
 
+
+# bfloat16 is ml_dtypes' NumPy dtype (its kind is "V", not "f"): importing ml_dtypes
+# also makes np.dtype("bfloat16") work. The backends and ops that have it say so in their
+# dtype domains.
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 def wheel_library_dirs() -> list[Path]:

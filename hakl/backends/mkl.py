@@ -24,14 +24,13 @@ import os
 import sys
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 from llvmlite import binding as llvm
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .base import wheel_library_dirs
+from .base import BFLOAT16, wheel_library_dirs
 
 # VML_LA | VML_ERRMODE_IGNORE; VML_FTZDAZ_CURRENT (0): no MXCSR change on entry and exit.
 MODE = 0x1 | 0x100
@@ -102,7 +101,6 @@ set_num_threads_local = types.ExternalFunction("MKL_Set_Num_Threads_Local", type
 
 
 _ROW_MAJOR, _PLAIN, _TRANSPOSED = 101, 111, 112
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), BFLOAT16)
 
 

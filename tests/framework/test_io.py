@@ -1,7 +1,6 @@
 """paddle.save / paddle.load and paddle.io's datasets and DataLoader."""
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 
@@ -10,6 +9,7 @@ import pytest
 
 import hakl.framework as paddle
 from hakl.framework import io, nn
+from tests.conftest import free_memory
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
@@ -92,15 +92,8 @@ def test_an_array_of_4_gib_that_cannot_be_sliced_is_refused_below_protocol_4(tmp
     assert not (tmp_path / "m").exists()  # refused before anything is written
 
 
-def _free_memory() -> int:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        return 0
-
-
 @pytest.mark.big_memory
-@pytest.mark.skipif(_free_memory() < 12 << 30, reason="needs 12 GiB of free memory")
+@pytest.mark.skipif(free_memory() < 12 << 30, reason="needs 12 GiB of free memory")
 def test_a_state_dict_past_4_gib_round_trips_with_protocol_3_in_slices(tmp_path):
     """2.0.1's fix, at full size: an array of 2**32 + 16 bytes, which protocol 3 cannot frame
     in one piece, saved in 1 GiB slices and joined on load; marks at the slice bounds."""

@@ -4,7 +4,6 @@ the gradient, 64-bit indexing, and the CUDA sources through nvcc."""
 from __future__ import annotations
 
 import math
-import os
 import platform
 import shutil
 
@@ -17,7 +16,7 @@ from hakl.kernels.cast import CAST, cast, cast_grad, dtypes
 from hakl.op import Problem
 from hakl.tuning import dispatch
 
-from ..conftest import backend_params
+from ..conftest import backend_params, free_memory
 
 DEVICES = backend_params()
 
@@ -120,13 +119,6 @@ def test_gradient_is_the_cast_back(device, rng):
                          - float((cast(x - h * e, "float32") * w).astype(np.float64).sum())) / (2 * h)
                         for e in np.eye(50)])
     np.testing.assert_allclose(dx, numeric, rtol=1e-3, atol=1e-3)
-
-
-def _available_bytes() -> int:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        return 0
 
 
 # ---- half conversions ----------------------------------------------------------
@@ -235,7 +227,7 @@ def test_bfloat16_to_int_follows_the_float32_rule():
 
 
 @pytest.mark.big_memory
-@pytest.mark.skipif(_available_bytes() < 8 << 30, reason="needs 8 GiB of free memory")
+@pytest.mark.skipif(free_memory() < 8 << 30, reason="needs 8 GiB of free memory")
 def test_numba_kernel_indexes_past_2_31_elements():
     """int8 -> uint8 over 2**31 + 16 elements (4 GiB in and out) through the numba kernel:
     32-bit indices would wrap before the end."""

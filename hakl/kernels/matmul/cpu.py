@@ -23,7 +23,6 @@ from ...backends import cpu, mkl, onednn, output_pool
 from ...op import AFTER_BASELINE, Problem, Variant, call_key, dtype_name
 from ...tuning import dispatch
 from ..cast import cpu as cast_cpu
-from ..cast.cpu import round_to_bfloat16
 from . import baseline
 from .baseline import OPENBLAS_THREADS_MNK
 from .reference import logical
@@ -155,7 +154,7 @@ def _mkl(problem: Problem, config: dict):
         if out is None:
             out = output_pool.empty(shape, a.dtype)
         if narrow:
-            return round_to_bfloat16(mkl.gemm(a, b, ta, tb, output_pool.empty(shape, np.float32)), out)
+            return cast_cpu.round_to_bfloat16(mkl.gemm(a, b, ta, tb, output_pool.empty(shape, np.float32)), out)
         return mkl.gemm(a, b, ta, tb, out)
 
     return launch
