@@ -92,6 +92,8 @@ def test_bfloat16_o1_runs_matmul_in_bfloat16_on_the_cpu_and_the_rest_in_float32(
         assert paddle.matmul(x, w).dtype == BF16 and F.relu(x).dtype == F32
     with pytest.raises(NotImplementedError, match="bfloat16"):
         amp.decorate(fc, level="O2", dtype="bfloat16")
+    with pytest.raises(ValueError, match="decorate: argument 'dtype' = 'float8'"):
+        amp.decorate(fc, dtype="float8")
 
 
 def test_bfloat16_tensors_cast_and_refuse_ops_without_a_bfloat16_kernel():

@@ -104,6 +104,10 @@ def test_errors_name_the_op_and_argument():
         cast_grad(x, "int32")
     with pytest.raises(TypeError, match=r"cast_grad: a gradient flows between floating dtypes only"):
         cast_grad(np.ones(4, np.int32), "float32")
+    if backends.get("opencl").available:  # bfloat16 is the CPU's
+        on_cl = hakl.asarray(x, device="opencl")
+        with pytest.raises(TypeError, match=r"cast: argument 'dtype' = bfloat16 is not supported on opencl"):
+            cast(on_cl, "bfloat16")
 
 
 @pytest.mark.parametrize("device", DEVICES)
