@@ -283,8 +283,10 @@ def each_output(out: Any, expected: Any, check: Callable[[int, np.ndarray, np.nd
 def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
            magnitude: np.ndarray | None = None) -> str | None:
     """NaN exactly where the reference has NaN, equal infinities, elsewhere
-    |out - ref| <= rtol*|ref| + atol*max(max|ref|, magnitude) (atol is relative to the data's
-    scale; `magnitude`, per element, to the size of the terms a kernel sums or cancels there)."""
+    |out - ref| <= rtol*|ref| + atol*max(max|ref|, magnitude) + ulp(ref) (atol is relative to
+    the data's scale; `magnitude`, per element, to the size of the terms a kernel sums or
+    cancels there; one unit in the last place of the output's dtype, because a result is
+    rounded to it: a float16 result among subnormals is off by 3e-8 however it is computed)."""
     got = out.astype(np.float64)
     nan_differs = np.isnan(got) != np.isnan(expected)
     if nan_differs.any():
@@ -298,10 +300,21 @@ def _close(out: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
     scale = float(np.abs(expected[finite]).max())
     err = np.abs(got[finite] - expected[finite])
     floor = scale if magnitude is None else np.fmax(scale, magnitude[finite])
-    bad = ~(err <= rtol * np.abs(expected[finite]) + atol * floor)
+    bad = ~(err <= rtol * np.abs(expected[finite]) + atol * floor + _ulp(expected[finite], out.dtype))
     if bad.any():
         return f"{int(bad.sum())} elements off, max abs error {float(np.nanmax(err)):.3g} (scale {scale:.3g})"
     return None
+
+
+def _ulp(values: np.ndarray, dtype: np.dtype) -> np.ndarray | float:
+    """One unit in the last place of floating `dtype` at each of `values` (its subnormals'
+    spacing near zero); 0 for integer outputs, which are compared exactly by value."""
+    if not floating(dtype):
+        return 0.0
+    info = np.finfo(dtype)
+    _, exponent = np.frexp(values)  # values = m * 2**exponent, 0.5 <= |m| < 1
+    exponent = np.where(values == 0, info.minexp, np.maximum(exponent - 1, info.minexp))
+    return np.ldexp(1.0, exponent - info.nmant)
 
 
 def same_gathered_values(axis: int, index_output: int = 0):

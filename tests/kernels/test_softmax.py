@@ -13,7 +13,9 @@ from hakl.op import Problem
 
 from hakl.conformance import check_variant
 
-from ..conftest import backend_params
+from hakl.tuning import dispatch, verify
+
+from ..conftest import backend_params, variant_params
 
 @pytest.mark.skipif(not onednn.available(), reason="oneDNN is not installed")
 def test_onednn_backward_keeps_nan_where_its_isa_kernel_gives_inf(monkeypatch):
@@ -32,6 +34,23 @@ def test_onednn_backward_keeps_nan_where_its_isa_kernel_gives_inf(monkeypatch):
     variant = SOFTMAX_GRAD.variant("cpu", "onednn")
     report = check_variant(SOFTMAX_GRAD, variant, "float32", quick=True)
     assert report.checked and not report.failures, "\n".join(report.failures)
+
+
+@pytest.mark.parametrize("op, variant, dtype", variant_params(SOFTMAX_GRAD, ["float16"]))
+def test_backward_of_a_nearly_one_hot_row_among_float16_subnormals(op, variant, dtype, rng):
+    """A CI run failed on a row of 7 whose softmax is nearly one-hot: every gradient is a
+    float16 subnormal (scale 6e-6), where a correctly rounded result is off by 3e-8, more
+    than atol * scale. The check allows an ulp of the output's dtype; without it every
+    variant, the NumPy baseline included, fails here."""
+    x = np.concatenate([[8.0], rng.uniform(-8, -4, 6)])[None, :, None]
+    problem = Problem(op.name, variant.backend, dtype, x.shape, (("log", False),))
+    y = reference.forward(problem, x).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    assert np.abs(reference.backward(problem, y.astype(np.float64), dy.astype(np.float64))).max() \
+        < np.finfo(np.float16).tiny
+    if variant.supports(problem):
+        launcher = dispatch.force(op, problem, variant).launcher
+        assert verify.run_case(op, problem, launcher, (y, dy)) is None
 
 
 @pytest.mark.parametrize("device", backend_params())
