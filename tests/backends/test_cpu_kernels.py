@@ -2,6 +2,7 @@
 region to wait on when the machine is busy), large ones run in parallel, both right."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -76,7 +77,7 @@ def test_the_thread_pool_splits_a_few_tasks_and_aligns_element_ranges():
 
     import numba
 
-    from hakl.kernels.cast.cpu import parallel_for
+    from hakl.backends.cpu_kernels import parallel_for
 
     threads = numba.get_num_threads()
     calls: list[tuple[int, int, str]] = []
@@ -95,3 +96,22 @@ def test_the_thread_pool_splits_a_few_tasks_and_aligns_element_ranges():
     parallel_for(record, 1000, 100, align=64)
     starts = sorted(lo for lo, _, _ in calls)
     assert all(lo % 64 == 0 for lo in starts) and sorted(calls)[-1][1] == 1000
+
+
+@numba.njit(nogil=True)
+def _record_thread(out, lo, hi):
+    for i in range(lo, hi):
+        out[i] = numba.get_thread_id()
+
+
+def test_a_numba_kernels_parts_run_on_numbas_threads_in_one_region():
+    """parallel_for hands a numba kernel's parts to one parallel region (no pool thread
+    to wake): each part on its own thread of numba's, every element once."""
+    from hakl.backends.cpu_kernels import parallel_for
+
+    out = np.full(1000, -1)
+    parallel_for(_record_thread, out.size, 100, out, align=64)
+    assert (out >= 0).all()
+    changes = np.flatnonzero(np.diff(out)) + 1
+    assert all(lo % 64 == 0 for lo in changes)  # one thread per aligned part
+    assert len(np.unique(out)) == len(changes) + 1 == min(numba.get_num_threads(), 10)

@@ -15,7 +15,7 @@ from ...backends import mkl, output_pool
 from ...backends import vecmath as vm
 from ...backends.mkl import address, set_num_threads_local, vmdExp, vmdLn, vmdTanh, vmsExp, vmsLn, vmsTanh
 from ...op import Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..cast.halfbits import f32_to_half, half_to_f32
 from ..elementwise.cpu import _bits, _const
 from . import FNS, baseline

@@ -36,7 +36,7 @@ from numba import njit, prange
 from ...backends import cpu, output_pool
 from ...backends.cpu_kernels import parallel_kernel
 from ...op import AFTER_BASELINE, Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from . import baseline
 from .reference import FLOAT_BITS, KINDS, unsigned
 

@@ -18,15 +18,13 @@ ONEDNN_PAIRS).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
 from numba import njit, types
 from numba.core.extending import overload
 
 from ...backends import onednn
 from ...backends import output_pool
+from ...backends.cpu_kernels import parallel_for
 from ...op import BFLOAT16, Problem, Variant
 from .halfbits import bf16_to_f32, f32_to_bf16, f32_to_half, f64_to_bf16, f64_to_half, half_to_f32, int_to_bf16
 
@@ -160,41 +158,6 @@ def round_to_bfloat16(src: np.ndarray, out: np.ndarray, grain: int = 1 << 18) ->
 
 def _copy_range(src, dst, lo, hi):
     np.copyto(dst[lo:hi], src[lo:hi])
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-
-
-def parallel_for(fn, n: int, grain: int, *args, align: int = 1) -> None:
-    """fn(*args, lo, hi) over [0, n) in one contiguous part per thread (numba's thread
-    count; parts of at least `grain` items, their bounds multiples of `align`: 64 for
-    element ranges, so that threads do not share the output's cache lines; 1 for rows and
-    tasks, where rounding 4 tasks up to 64 left one part: a (4096, 4096) axis-0 sum ran on
-    one thread), on a shared pool."""
-    global _pool, _pool_size
-    if n < 2 * grain:  # one part: no thread-count query (5 us of a framework's small call)
-        fn(*args, 0, n)
-        return
-    parts = max(1, min(numba.get_num_threads(), n // max(grain, 1)))
-    if parts == 1:
-        fn(*args, 0, n)
-        return
-    if parts > _pool_size:
-        _pool, _pool_size = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="hakl-cpu"), parts
-    if align == 1:  # as even as can be: 9 tasks on 8 threads are 8 parts, not 5 of 2
-        bounds = [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
-    else:
-        step = -(-(-(-n // parts)) // align) * align
-        bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
-    # The first part runs here, not on a woken pool thread while the caller waits: a relu
-    # of 64K float32 in two parts on the 2-core Xeon VM, 400 alternating calls, 160 -> 140 us.
-    futures = [_pool.submit(fn, *args, lo, hi) for lo, hi in bounds[1:]]
-    try:
-        fn(*args, *bounds[0])
-    finally:
-        for future in futures:
-            future.result()
 
 
 def _numba(problem: Problem, config: dict):

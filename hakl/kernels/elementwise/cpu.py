@@ -28,7 +28,7 @@ from numba.core.extending import overload
 
 from ...backends import output_pool
 from ...op import Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..cast.halfbits import f32_to_half, half_to_f32
 from . import baseline, kernel_code, output_dtype
 

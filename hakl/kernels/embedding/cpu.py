@@ -15,7 +15,7 @@ from numba import njit
 
 from ...backends import output_pool
 from ...op import Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..cross_entropy.cpu import _bits, _ld, _st
 from . import baseline, reference
 

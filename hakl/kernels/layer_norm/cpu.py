@@ -22,7 +22,7 @@ from numba import njit
 
 from ...backends import output_pool
 from ...op import Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..cross_entropy.cpu import _acc, _bits, _ld, _st
 from ..softmax.cpu import _FAST
 from . import baseline

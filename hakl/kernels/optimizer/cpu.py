@@ -21,7 +21,7 @@ from numba.core.extending import intrinsic, overload
 
 from ...backends.cpu import data_address
 from ...op import Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..elementwise.cpu import _load, _store  # float16 bits <-> the float32 compute type
 from . import baseline, coefficients, one_by_one, rule, state_dtype, tables, updated
 

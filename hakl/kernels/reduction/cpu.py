@@ -32,7 +32,7 @@ from numba.core.extending import intrinsic, overload
 
 from ...backends import get as get_backend, output_pool
 from ...op import FLOATS, Problem, Variant
-from ..cast.cpu import parallel_for
+from ...backends.cpu_kernels import parallel_for
 from ..cumsum.cpu import _half_to_float
 from . import CHUNK, CODES, LANES, accumulator, baseline, out_dtype
 
