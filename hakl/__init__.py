@@ -7,9 +7,15 @@
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# Set before NumPy loads OpenBLAS (where hakl is imported first; a value of the user's wins):
+# OpenBLAS's idle workers sleep after 2^4 cycles instead of spinning ~0.1 s, beside which
+# every OpenMP region (hakl's, torch's) waited 8 ms. README: "GEMMs beside numba's threads".
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from . import backends  # noqa: E402
 from .kernels.activation import (elu, elu_grad, exp, exp_grad, gelu, gelu_grad, log, log_grad, relu,  # noqa: E402

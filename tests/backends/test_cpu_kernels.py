@@ -115,3 +115,18 @@ def test_a_numba_kernels_parts_run_on_numbas_threads_in_one_region():
     changes = np.flatnonzero(np.diff(out)) + 1
     assert all(lo % 64 == 0 for lo in changes)  # one thread per aligned part
     assert len(np.unique(out)) == len(changes) + 1 == min(numba.get_num_threads(), 10)
+
+
+def test_hakl_imported_first_has_openblas_threads_sleep_and_a_users_value_wins():
+    """OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when NumPy loads it: hakl sets 4 (idle
+    threads sleep at once, not spin ~0.1 s beside every OpenMP region) unless it is set."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import hakl, os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    run = lambda env: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                     check=True, timeout=120).stdout.strip()
+    assert run(env) == "4"
+    assert run({**env, "OPENBLAS_THREAD_TIMEOUT": "28"}) == "28"

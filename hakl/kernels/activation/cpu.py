@@ -1,7 +1,7 @@
 """activations on the CPU: the NumPy formulas (the baseline) and one numba kernel for
-every function and its gradient (the function a run-time code), on cast's thread pool;
-small calls run on the calling thread. float32 (and float16, as uint16 bits computed in
-float32) takes vecmath's vectorisable exp / log / tanh / sigmoid / erfc. The mkl variant
+every function and its gradient (the function a run-time code), its parts in one numba
+parallel region (backends.cpu_kernels.parallel_for); small calls run on the calling
+thread. float32 (and float16, as uint16 bits computed in float32) takes vecmath's vectorisable exp / log / tanh / sigmoid / erfc. The mkl variant
 computes exp, tanh and log with MKL's VML (hakl.backends.mkl), float32 and float64.
 Bytes: 2 (forward) or 3 (gradient) x n x itemsize."""
 from __future__ import annotations

@@ -6,8 +6,8 @@ The numba kernel is one loop, `dst[i] = convert(src[i])`, specialised per
 (source, destination) pair: 64 of them (a bool source is read as uint8, a
 same-dtype cast is a copy). A `parallel=True` (prange) kernel costs ~0.6 s of
 compile per specialisation, a plain `nogil` one ~0.2 s, so the kernel
-is plain and the parallelism comes from a thread pool that hands each thread one
-contiguous part of the flat array (numba releases the GIL inside). float16
+is plain and backends.cpu_kernels.parallel_for runs it on each thread's contiguous part
+of the flat array (its prange driver, a few lines, compiles once per kernel and signature, cached). float16
 travels as uint16 bits (numba has no float16): no integer dtype of hakl's set is
 uint16, so the type tells the two apart. Indices are int64 throughout.
 

@@ -10,9 +10,9 @@ operand is a run with one stride 0. The op is a run-time code: LLVM hoists the
 switch out of each inner loop (measured: as fast as a loop per op, and one
 specialisation per dtype instead of one per dtype and op).
 
-Parallelism: cast's thread pool (parallel_for) hands each thread a contiguous range
+Parallelism: backends.cpu_kernels.parallel_for hands each thread a contiguous range
 of the flat output; a call below `grain` elements (the framework's 4x8 adds) runs
-on the calling thread with no pool hand-off. A plain nogil kernel compiles in a
+on the calling thread with no parallel region. A plain nogil kernel compiles in a
 fraction of a prange one (cast's measurement) and is cached on disk.
 
 float16 travels as uint16 bits and computes in float32 (cast's halfbits). Bytes moved

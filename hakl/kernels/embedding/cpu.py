@@ -1,4 +1,4 @@
-"""embedding on the CPU: the NumPy baseline and numba kernels on cast's thread pool.
+"""embedding on the CPU: the NumPy baseline and numba kernels (backends.cpu_kernels.parallel_for).
 
 Forward: each task copies the table rows of a contiguous range of ids as bytes (one
 kernel for every dtype: LLVM turns the loops into memcpy / memset), zero for padding.

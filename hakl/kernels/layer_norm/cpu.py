@@ -1,4 +1,4 @@
-"""layer_norm on the CPU: the NumPy baseline and numba row kernels on cast's thread pool.
+"""layer_norm on the CPU: the NumPy baseline and numba row kernels (backends.cpu_kernels.parallel_for).
 
 Forward, per row (a task is a contiguous range of rows): the mean m0 in one read, then in
 a second read of the row (in L1/L2) sum(x - m0) and sum((x - m0)^2): the corrected

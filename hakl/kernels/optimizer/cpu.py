@@ -110,7 +110,7 @@ def _build(per_parameter: bool):
             table, chunks, scal = tables(problem, arrays, params, data_address, CHUNK)
             # Parts of at least `grain` elements: a chunk holds up to CHUNK, but a bias is a
             # chunk of its own, so a count of chunks alone sent a 10K-element model's four
-            # chunks to two threads (a pool hand-off for microseconds of work).
+            # chunks to two threads (a parallel region for microseconds of work).
             parts_grain = len(chunks) if int(table[:, 5].sum()) < 2 * config["grain"] else grain
             parallel_for(_update, len(chunks), parts_grain, code, master, table, chunks, scal,
                          *coefficients(params, float), lp, ls)

@@ -14,7 +14,7 @@ bits as each other and as the GPU kernels' tree.
 The op is a run-time code (sum / max / min): one specialisation per dtype, not per op
 (compile time is CI time). argmax is NumPy's (the baseline): its vectorised search is
 hard to beat, and an index is the same whatever the order, so it needs no fixed tree.
-Tasks go to cast's thread pool (parallel_for: a contiguous range of tasks per thread;
+Tasks go to backends.cpu_kernels.parallel_for (a contiguous range of tasks per thread;
 small calls run on the calling thread); how tasks are split never changes the
 arithmetic. The updates store a computed value, never the loaded one (`_combine`): LLVM
 turned `acc[j] = a if ... else t` into masked stores, microcoded on Zen 3, and max / min
