@@ -88,8 +88,10 @@ def _driver(kernel: Any) -> Any:
     if driver is None:
         fn = kernel.py_func
         name = fn.__name__ + "_parts"
-        code = _run_parts.__code__.replace(co_filename=inspect.getfile(fn), co_firstlineno=fn.__code__.co_firstlineno,
-                                           co_name=name, co_qualname=fn.__qualname__ + "_parts")
+        where = dict(co_filename=inspect.getfile(fn), co_firstlineno=fn.__code__.co_firstlineno, co_name=name)
+        if hasattr(_run_parts.__code__, "co_qualname"):  # Python 3.11 and later
+            where["co_qualname"] = fn.__qualname__ + "_parts"
+        code = _run_parts.__code__.replace(**where)
         twin = types.FunctionType(code, {"kernel": kernel, "prange": prange}, name)
         twin.__qualname__, twin.__module__ = fn.__qualname__ + "_parts", fn.__module__
         driver = _drivers[kernel] = njit(parallel=True, cache=True, nogil=True)(twin)
