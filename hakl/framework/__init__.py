@@ -12,12 +12,13 @@ Every numeric step is a hakl Function on the tensor's device ("cpu", "gpu" = hak
 "opencl"); the reverse mode reads each Function's declared Derivative (see tensor.py).
 Parts: Tensor and autograd, paddle.* tensor functions, nn (layers, functional, clip,
 initializer), optimizer (+ lr), regularizer, io (datasets, DataLoader) and save/load,
-amp (auto_cast, decorate, GradScaler), the high-level API (Model, metric, callbacks).
+amp (auto_cast, decorate, GradScaler), the high-level API (Model, metric, callbacks), jit
+(save / load of a traced inference program) and static.InputSpec.
 """
 from __future__ import annotations
 
 from . import device as _device
-from . import amp, callbacks, io, metric, nn, optimizer, regularizer  # noqa: F401
+from . import amp, callbacks, io, jit, metric, nn, optimizer, regularizer, static  # noqa: F401
 from .device import (CPUPlace, CUDAPlace, OpenCLPlace, Place, get_default_dtype, get_device,  # noqa: F401
                      is_compiled_with_cuda, set_default_dtype, set_device)
 from .io import load, save  # noqa: F401

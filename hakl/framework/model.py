@@ -285,12 +285,20 @@ class Model:
 
     def save(self, path: str, training: bool = True) -> None:
         """path.pdparams (the network's state dict) and, with an optimizer, path.pdopt (its state,
-        with the structured-name table that lets load() match it to another model's parameters)."""
-        if not training:
-            raise NotImplementedError("Model.save(training=False) exports an inference program; hakl.framework "
-                                      "has no static graph: save with training=True")
+        with the structured-name table that lets load() match it to another model's parameters).
+        training=False: the inference program instead, traced at the Model's `inputs`
+        (path.pdmodel and path.pdiparams; paddle.jit.load reads them)."""
         if os.path.basename(path) == "":
             raise ValueError(f"Model.save: path {path!r} names a directory; give a file prefix ('dir/model')")
+        if not training:
+            from . import jit
+            from .static import InputSpec
+
+            if not self._inputs or not all(isinstance(s, InputSpec) for s in self._inputs):
+                raise ValueError("Model.save(training=False) traces the network at its inputs' shapes: create the "
+                                 "Model with inputs=[paddle.static.InputSpec(shape, dtype), ...]")
+            jit.save(self.network, path, self._inputs)
+            return
         _io.save(self.network.state_dict(), path + ".pdparams")
         if self._optimizer is not None:
             state = dict(self._optimizer.state_dict())

@@ -1,0 +1,98 @@
+"""paddle.jit.save / load and Model.save(training=False): a traced forward replays at batch
+sizes it was not traced at, on the saved parameters, and differentiates; what a trace cannot
+follow is an error at save time."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hakl.framework as paddle
+from hakl.framework import jit, nn
+from hakl.framework.static import InputSpec
+
+
+class _Recurrent(nn.Layer):
+    """An LSTM read at its last step through reshapes that name the batch size."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(8, 16)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        flat = paddle.reshape(self.norm(y), [x.shape[0] * x.shape[1], 16])
+        return paddle.nn.functional.softmax(self.fc(flat).reshape([x.shape[0], x.shape[1], 10])[:, -1] * 2.0)
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+
+
+@pytest.mark.parametrize("make, spec", [(_mlp, [None, 6]), (_Recurrent, [None, 8, 8])], ids=["mlp", "lstm"])
+def test_a_loaded_program_computes_the_layer_at_untraced_batch_sizes_and_differentiates(tmp_path, make, spec, rng):
+    paddle.seed(0)
+    layer = make()
+    path = str(tmp_path / "export" / "net")
+    jit.save(layer, path, [InputSpec(spec, "float32", name="x")])
+    assert layer.training  # saving traced in eval mode and put the mode back
+    loaded = jit.load(path + ".pdmodel")
+    assert isinstance(loaded, nn.Layer) and not loaded.training
+    assert loaded.input_spec() == [InputSpec(spec, "float32", "x")]
+    assert list(loaded.state_dict()) == [k for k in layer.state_dict() if k in loaded.state_dict()]
+    layer.eval()
+    for batch in (1, 5, 7):
+        x = rng.standard_normal((batch, *spec[1:])).astype(np.float32)
+        # the same kernels on copies of the weights: a GEMM's blocking may follow their alignment
+        np.testing.assert_allclose(loaded(paddle.to_tensor(x)).numpy(), layer(paddle.to_tensor(x)).numpy(),
+                                   rtol=1e-6, atol=1e-7)
+
+    x = paddle.to_tensor(rng.standard_normal((4, *spec[1:])).astype(np.float32))
+    for net in (layer, loaded):
+        net.clear_gradients()
+        (net(x) ** 2).sum().backward()
+    grads = {k: p.grad for k, p in loaded.named_parameters()}
+    for k, p in layer.named_parameters():
+        np.testing.assert_allclose(grads[k], p.grad, rtol=1e-6, atol=1e-7)
+
+
+def test_model_save_for_inference_and_the_errors(tmp_path, rng):
+    paddle.seed(0)
+    model = paddle.Model(_mlp(), inputs=[InputSpec([-1, 6], "float32")])
+    path = str(tmp_path / "m")
+    model.save(path, training=False)
+    x = paddle.to_tensor(rng.standard_normal((3, 6)).astype(np.float32))
+    model.network.eval()
+    np.testing.assert_array_equal(jit.load(path)(x).numpy(), model.network(x).numpy())
+
+    loaded = jit.load(path)
+    with pytest.raises(ValueError, match=r"^TranslatedLayer: input 0 has shape \[3, 5\]; .* \[-1, 6\]"):
+        loaded(paddle.to_tensor(np.zeros((3, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"^jit.save: argument 'input_spec' is required"):
+        jit.save(_mlp(), path)
+    with pytest.raises(TypeError, match=r"^jit.save: argument 'layer' must be a paddle.nn.Layer"):
+        jit.save(lambda x: x, path, [InputSpec([2])])
+    with pytest.raises(TypeError, match=r"^InputSpec: argument 'shape'"):
+        InputSpec(3)
+    paddle.save({"a": 1}, str(tmp_path / "other.pdmodel"))
+    with pytest.raises(ValueError, match=r"^jit.load: .*other.pdmodel is not a program jit.save wrote"):
+        jit.load(str(tmp_path / "other"))
+
+
+class _BatchConstant(nn.Layer):
+    def forward(self, x):
+        return x + paddle.ones([x.shape[0], 1])  # a constant tensor shaped by the batch
+
+
+class _OddSize(nn.Layer):
+    def forward(self, x):
+        return x[: x.shape[0] - 1]  # a size that is not a multiple of the batch
+
+
+@pytest.mark.parametrize("layer, match", [(_BatchConstant(), r"op 0 \(add\) was passed a constant of shape \[2, 1\]"),
+                                          (_OddSize(), r"op 0 \(getitem\) was passed 1 .* and 2 for 3")])
+def test_what_a_trace_cannot_follow_fails_at_save_time(tmp_path, layer, match):
+    with pytest.raises(ValueError, match=match):
+        jit.save(layer, str(tmp_path / "bad"), [InputSpec([None, 6])])
+    assert not (tmp_path / "bad.pdmodel").exists()
