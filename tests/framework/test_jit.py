@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import hakl.framework as paddle
+from hakl import backends
 from hakl.framework import jit, nn
 from hakl.framework.static import InputSpec
 
@@ -96,3 +97,22 @@ def test_what_a_trace_cannot_follow_fails_at_save_time(tmp_path, layer, match):
     with pytest.raises(ValueError, match=match):
         jit.save(layer, str(tmp_path / "bad"), [InputSpec([None, 6])])
     assert not (tmp_path / "bad.pdmodel").exists()
+
+
+@pytest.mark.skipif(not backends.get("opencl").available, reason="no OpenCL device")
+def test_a_program_saved_on_the_cpu_runs_on_opencl(tmp_path, rng):
+    """The program names functions, not kernels: loaded under set_device("opencl"), its
+    parameters and every replayed op live there."""
+    paddle.seed(0)
+    net = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.LayerNorm(32), nn.Linear(32, 3), nn.Softmax())
+    net.eval()
+    jit.save(net, str(tmp_path / "net"), [InputSpec([None, 6])])
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    want = net(paddle.to_tensor(x)).numpy()
+    paddle.set_device("opencl")
+    try:
+        got = jit.load(str(tmp_path / "net"))(paddle.to_tensor(x))
+        assert isinstance(got.place, paddle.OpenCLPlace)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    finally:
+        paddle.set_device("cpu")
