@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import types
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from typing import Any, Callable
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.core.caching import NullCache
 from numba.core.registry import CPUDispatcher
 
 SERIAL_BELOW = 1 << 13
@@ -83,7 +85,9 @@ def _driver(kernel: Any) -> Any:
     """A prange over parts that calls the numba `kernel`, compiled on first use and cached
     on disk beside the kernel: its code is _run_parts' under the kernel's file and line, so
     that numba's cache, keyed by file, name and line and stamped by the file, goes stale
-    with the kernel's source (a template's name and file would serve an old kernel)."""
+    with the kernel's source (a template's name and file would serve an old kernel). Its
+    key holds no closure: parallel_for keeps closures' kernels off it (two from one factory
+    would share a file, name and line, and so a driver)."""
     driver = _drivers.get(kernel)
     if driver is None:
         fn = kernel.py_func
@@ -94,8 +98,26 @@ def _driver(kernel: Any) -> Any:
         code = _run_parts.__code__.replace(**where)
         twin = types.FunctionType(code, {"kernel": kernel, "prange": prange}, name)
         twin.__qualname__, twin.__module__ = fn.__qualname__ + "_parts", fn.__module__
-        driver = _drivers[kernel] = njit(parallel=True, cache=True, nogil=True)(twin)
+        cached = not isinstance(kernel._cache, NullCache)  # a kernel with no file to cache beside
+        driver = _drivers[kernel] = njit(parallel=True, cache=cached, nogil=True)(twin)
     return driver
+
+
+_region_lock = threading.Lock()
+_regions_concurrent: bool | None = None  # whether numba's threading layer takes concurrent regions
+
+
+def _in_region(kernel: Any, bounds: list[tuple[int, int]], args: tuple) -> None:
+    """One region; serialised where numba's layer is "workqueue", which aborts the process
+    on regions from two Python threads at once (OpenMP and TBB take them)."""
+    global _regions_concurrent
+    driver = _driver(kernel)
+    if _regions_concurrent:
+        driver(np.array(bounds, np.int64), *args)
+        return
+    with _region_lock:  # the layer is known once a region has run
+        driver(np.array(bounds, np.int64), *args)
+        _regions_concurrent = numba.threading_layer() != "workqueue"
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -112,8 +134,10 @@ def parallel_for(fn: Callable, n: int, grain: int, *args: Any, align: int = 1) -
     A numba kernel's parts run in one numba parallel region (OpenMP's threads, which spin
     a while between regions); a Python function's (NumPy calls that release the GIL) on a
     thread pool. On the 2-core AMX Xeon VM, a float32 -> float16 cast of 1M elements in two
-    parts took 122 us in the region, 229 us on the pool and 213 us serially: a pool thread
-    sleeps between calls, and waking it cost ~90 us there."""
+    parts took 109 us in the region, 222 us on the pool and 213 us serially: a pool thread
+    sleeps between calls, and waking it cost ~90 us there. A range kernel must not raise
+    (hakl's take error_model="numpy" and check nothing per element): numba's region drops a
+    part's exception."""
     if n < 2 * grain:  # one part: no thread-count query (5 us of a framework's small call)
         fn(*args, 0, n)
         return
@@ -126,8 +150,8 @@ def parallel_for(fn: Callable, n: int, grain: int, *args: Any, align: int = 1) -
     else:
         step = -(-(-(-n // parts)) // align) * align
         bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
-    if isinstance(fn, CPUDispatcher):
-        _driver(fn)(np.array(bounds, np.int64), *args)
+    if isinstance(fn, CPUDispatcher) and fn.py_func.__closure__ is None:
+        _in_region(fn, bounds, args)
     else:
         _in_pool(fn, bounds, args)
 

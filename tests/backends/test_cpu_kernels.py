@@ -130,3 +130,21 @@ def test_hakl_imported_first_has_openblas_threads_sleep_and_a_users_value_wins()
                                      check=True, timeout=120).stdout.strip()
     assert run(env) == "4"
     assert run({**env, "OPENBLAS_THREAD_TIMEOUT": "28"}) == "28"
+
+
+def test_kernels_made_by_one_factory_keep_their_own_constants():
+    """Two closures of one factory share a file, name and line, which is all a region
+    driver's cache key would hold: parallel_for runs them on the pool instead."""
+    from hakl.backends.cpu_kernels import parallel_for
+
+    def make(value):
+        @numba.njit(nogil=True)
+        def fill(out, lo, hi):
+            for i in range(lo, hi):
+                out[i] = value
+        return fill
+
+    for value in (1.0, 2.0):
+        out = np.zeros(1000)
+        parallel_for(make(value), out.size, 100, out, align=64)
+        assert (out == value).all()
