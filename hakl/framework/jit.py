@@ -9,14 +9,17 @@ through `apply` on the loaded parameters (in hakl's own format: a pickled progra
 Paddle's protobuf), so a loaded layer runs, and differentiates, on any device.
 
 A trace is what the forward did for its example inputs: Python control flow is frozen, and
-so are shapes, except an InputSpec's None dimensions. The forward runs twice, with those at
-2 and at 3: an integer argument that reads 2k in one run and 3k in the other (a reshape to
-(batch * T, H)) becomes k times the size the replay is called with; any other difference
-between the two runs is an error at save time, naming the op.
+so are shapes, except an InputSpec's None dimensions. The forward runs three times, with
+those at 2, 3 and 5 and other random values each time: an integer argument that reads 2k,
+3k and 5k (a reshape to (batch * T, H)) becomes k times the size the replay is called
+with; any other difference between the runs (a size like batch // 2, a constant computed
+from the input's values) is an error at save time, naming the op.
 """
 from __future__ import annotations
 
+import math
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -30,7 +33,7 @@ from .tensor import Tensor, function, to_tensor
 
 FORMAT = "hakl.jit/1"
 _VIEWS = {f.name: f for f in (_ops._RESHAPE, _ops._TRANSPOSE, _ops._GETITEM)}  # the framework's own rules
-_TRACE_SIZES = (2, 3)  # what an InputSpec's None dimensions are in the two traced runs
+_TRACE_SIZES = (2, 3, 5)  # what an InputSpec's None dimensions are in the traced runs
 
 
 def save(layer: Layer, path: str, input_spec: Any = None, **configs: Any) -> None:
@@ -45,11 +48,11 @@ def save(layer: Layer, path: str, input_spec: Any = None, **configs: Any) -> Non
     was_training = [sub.training for sub in layer.sublayers(include_self=True)]
     layer.eval()
     try:
-        first, second = (_trace(layer, specs, size, names) for size in _TRACE_SIZES)
+        traces = [_trace(layer, specs, size, names, run) for run, size in enumerate(_TRACE_SIZES)]
     finally:
         for sub, mode in zip(layer.sublayers(include_self=True), was_training):
             sub.training = mode
-    program = _merge(first, second)
+    program = _merge(traces)
     reads = program.pop("reads")
     state = {k: t for k, t in layer.state_dict().items() if id(t) in reads}
     trainable = {id(p) for p in layer.parameters()}
@@ -142,21 +145,31 @@ def _specs(input_spec: Any) -> list[InputSpec]:
     return specs
 
 
-def _example(spec: InputSpec, size: int, rng: np.random.Generator) -> Tensor:
+def _example(spec: InputSpec, size: int, run: int) -> Tensor:
+    """Other values in each run, so that what the forward computed from them outside the
+    ops (a constant) differs between runs. Integers: 0 and 1, valid indices of any Embedding
+    of two rows or more."""
     shape = tuple(size if d is None else d for d in spec.shape)
-    if spec.dtype.kind in "iub":  # zeros: a valid index for an Embedding whatever its size
-        return to_tensor(np.zeros(shape, spec.dtype))
+    rng = np.random.default_rng(run)
+    if spec.dtype.kind in "iub":
+        return to_tensor(rng.integers(0, 2, shape).astype(spec.dtype))
     return to_tensor(rng.standard_normal(shape).astype(spec.dtype))
 
 
-def _trace(layer: Layer, specs: list[InputSpec], size: int, names: dict) -> dict:
-    """The forward's ops at free size `size`, encoded (see _encode)."""
-    inputs = [_example(s, size, np.random.default_rng(0)) for s in specs]
-    refs = {id(x): i for i, x in enumerate(inputs)}
-    keep = list(inputs)  # every traced tensor stays alive, so no id() is reused
-    ops, reads = [], set()
+class _Recorder:
+    """tensor.apply's hook while a forward is traced: it records the ops of the tracing
+    thread, once each (not the ops a Function's own code applies), and lets other threads'
+    ops run as ever."""
 
-    def record(fn, args, kwargs, result):
+    def __init__(self, refs: dict, names: dict, keep: list):
+        self.refs, self.names, self.keep = refs, names, keep
+        self.ops, self.reads = [], set()
+        self.thread, self.busy = threading.get_ident(), False
+
+    def takes(self) -> bool:
+        return not self.busy and threading.get_ident() == self.thread
+
+    def run(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         if fn is _VIEWS.get(fn.name):
             kind = "view"
         elif _known(fn):
@@ -164,24 +177,39 @@ def _trace(layer: Layer, specs: list[InputSpec], size: int, names: dict) -> dict
         else:
             raise TypeError(f"jit.save: the forward applies {fn.name!r}, which is not one of hakl's declared "
                             "functions: a trace could not replay it")
-        encoded = (_encode(args, refs, names, reads), _encode(kwargs, refs, names, reads))
+        encoded = (self.encode(args), self.encode(kwargs))
+        self.busy = True
+        try:
+            result = _tensor.apply(fn, *args, **kwargs)
+        finally:
+            self.busy = False
         outs = []
         for t in result if isinstance(result, (tuple, list)) else (result,):
             if t is None:
                 outs.append(None)
             else:
-                refs[id(t)] = len(keep)
-                outs.append(len(keep))
-                keep.append(t)
-        ops.append((kind, fn.name, *encoded, outs))
+                self.refs[id(t)] = len(self.keep)
+                outs.append(len(self.keep))
+                self.keep.append(t)
+        self.ops.append((kind, fn.name, *encoded, outs))
+        return result
 
-    hook, _tensor._trace_hook = _tensor._trace_hook, record
+    def encode(self, value: Any) -> Any:
+        return _encode(value, self.refs, self.names, self.reads)
+
+
+def _trace(layer: Layer, specs: list[InputSpec], size: int, names: dict, run: int) -> dict:
+    """The forward's ops at free size `size`, encoded (see _encode)."""
+    inputs = [_example(s, size, run) for s in specs]
+    keep = list(inputs)  # every traced tensor stays alive, so no id() is reused
+    recorder = _Recorder({id(x): i for i, x in enumerate(inputs)}, names, keep)
+    hook, _tensor._trace_hook = _tensor._trace_hook, recorder
     try:
         with _tensor.no_grad():
             out = layer(*inputs)
     finally:
         _tensor._trace_hook = hook
-    return {"ops": ops, "outputs": _encode(out, refs, names, reads), "reads": reads}
+    return {"ops": recorder.ops, "outputs": recorder.encode(out), "reads": recorder.reads}
 
 
 def _known(fn: Any) -> bool:
@@ -206,56 +234,77 @@ def _encode(value: Any, refs: dict, names: dict, reads: set) -> Any:
         return ("value", value)
     if isinstance(value, (int, np.integer)):
         return ("int", int(value))
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, [_encode(v, refs, names, reads) for v in value])
+    if isinstance(value, (list, tuple)):  # a namedtuple or a list's subclass replays as the plain one
+        return ("tuple" if isinstance(value, tuple) else "list", [_encode(v, refs, names, reads) for v in value])
     if isinstance(value, dict):
         return ("dict", {k: _encode(v, refs, names, reads) for k, v in value.items()})
     if isinstance(value, slice):
         return ("slice", [_encode(v, refs, names, reads) for v in (value.start, value.stop, value.step)])
     if isinstance(value, np.ndarray):
-        return ("array", value.copy())
+        return ("array", value.copy(), False)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # a device's array (a weight passed raw)
+        import hakl
+
+        return ("array", hakl.to_numpy(value), True)
     if isinstance(value, (float, str, np.floating, np.dtype, type(Ellipsis))):
         return ("value", value)
     raise TypeError(f"jit.save: an op's argument is a {type(value).__name__}, which a program cannot hold")
 
 
-def _merge(first: dict, second: dict) -> dict:
-    """One program from the traces at free sizes 2 and 3 (see the module docstring)."""
-    if [op[:2] for op in first["ops"]] != [op[:2] for op in second["ops"]]:
-        raise ValueError("jit.save: the forward applied different ops for inputs of free size 2 and 3; a traced "
-                         "program cannot hold control flow on shapes")
+def _merge(traces: list[dict]) -> dict:
+    """One program from the traces at the free sizes _TRACE_SIZES (see the module docstring)."""
+    first = traces[0]
+    if any([op[:2] for op in t["ops"]] != [op[:2] for op in first["ops"]] for t in traces[1:]):
+        raise ValueError("jit.save: the forward applied different ops for inputs of free sizes "
+                         f"{', '.join(map(str, _TRACE_SIZES))}; a traced program cannot hold control flow on shapes")
     ops = []
-    for i, (a, b) in enumerate(zip(first["ops"], second["ops"])):
-        where = f"op {i} ({a[1]})"
-        if a[4] != b[4]:
-            raise ValueError(f"jit.save: {where} gave different outputs in the two traced runs")
-        ops.append((a[0], a[1], _same(a[2], b[2], where), _same(a[3], b[3], where), a[4]))
-    return {"ops": ops, "outputs": _same(first["outputs"], second["outputs"], "the outputs"),
-            "reads": first["reads"] | second["reads"]}
+    for i, op in enumerate(first["ops"]):
+        runs = [t["ops"][i] for t in traces]
+        where = f"op {i} ({op[1]})"
+        if any(r[4] != op[4] for r in runs):
+            raise ValueError(f"jit.save: {where} gave different outputs in the traced runs")
+        ops.append((op[0], op[1], _same([r[2] for r in runs], where), _same([r[3] for r in runs], where), op[4]))
+    return {"ops": ops, "outputs": _same([t["outputs"] for t in traces], "the outputs"),
+            "reads": set().union(*(t["reads"] for t in traces))}
 
 
-def _same(a: Any, b: Any, where: str) -> Any:
-    small, large = _TRACE_SIZES
-    if a[0] != b[0]:
-        raise ValueError(f"jit.save: {where} was passed a {a[0]} in one traced run and a {b[0]} in the other")
-    kind = a[0]
+def _same(runs: list, where: str) -> Any:
+    """One encoded argument from its encodings in the traced runs: equal ones, or integers
+    that are one multiple k of each run's free size, ("size", k)."""
+    first = runs[0]
+    kind, body = first[0], first[1]
+    if any(r[0] != kind for r in runs):
+        raise ValueError(f"jit.save: {where} was passed a {kind} in one traced run and a "
+                         f"{next(r[0] for r in runs if r[0] != kind)} in another")
     if kind == "int":
-        if a[1] == b[1]:
-            return a
-        if a[1] % small == 0 and a[1] // small * large == b[1]:
-            return ("size", a[1] // small)
-    elif kind in ("list", "tuple", "slice") and len(a[1]) == len(b[1]):
-        return (kind, [_same(x, y, where) for x, y in zip(a[1], b[1])])
-    elif kind == "dict" and a[1].keys() == b[1].keys():
-        return (kind, {k: _same(a[1][k], b[1][k], where) for k in a[1]})
+        values = [r[1] for r in runs]
+        if len(set(values)) == 1:
+            return first
+        k = values[0] // _TRACE_SIZES[0]
+        if k and all(v == k * size for v, size in zip(values, _TRACE_SIZES)):
+            return ("size", k)
+    elif kind in ("list", "tuple", "slice", "dict"):
+        keys = [list(r[1]) if kind == "dict" else len(r[1]) for r in runs]
+        if all(k == keys[0] for k in keys):
+            items = body.keys() if kind == "dict" else range(len(body))
+            merged = {k: _same([r[1][k] for r in runs], where) for k in items}
+            return (kind, merged if kind == "dict" else list(merged.values()))
     elif kind in ("const", "array"):
-        if a[1].shape == b[1].shape and a[1].dtype == b[1].dtype and np.array_equal(a[1], b[1], equal_nan=True):
-            return a
-    elif a == b:
-        return a
-    raise ValueError(f"jit.save: {where} was passed {_show(a)} for inputs of free size {small} and {_show(b)} for "
-                     f"{large}: a traced program cannot follow it (a constant tensor shaped by the batch, or a "
-                     "size that is not a multiple of it)")
+        if all(r[1].shape == body.shape and r[1].dtype == body.dtype and np.array_equal(r[1], body, equal_nan=True)
+               for r in runs):
+            return first
+    elif all(_equal(r[1], body) for r in runs):
+        return first
+    sizes = ", ".join(map(str, _TRACE_SIZES))
+    raise ValueError(f"jit.save: {where} was passed {', '.join(_show(r) for r in runs)} for inputs of free sizes "
+                     f"{sizes}: a traced program cannot follow it (a constant computed from the input, or a size "
+                     "that is not a multiple of the free one)")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
 
 
 def _show(encoded: Any) -> str:
@@ -286,5 +335,12 @@ def _decode(value: Any, values: dict, params: dict, size: int | None) -> Any:
     if kind == "slice":
         return slice(*(_decode(v, values, params, size) for v in body))
     if kind == "array":
+        if value[2]:  # it was a device's array: on the current device again
+            import hakl
+
+            from . import device as _device
+            return hakl.asarray(body, device=_device.current())
         return body.copy()
-    return body  # "int", "value"
+    if kind in ("int", "value"):
+        return body
+    raise ValueError(f"TranslatedLayer: the program holds an argument of unknown kind {kind!r}")

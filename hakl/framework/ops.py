@@ -19,7 +19,7 @@ import numpy as np
 from .. import backends
 from ..op import Derivative, Function
 from . import device as _device
-from .tensor import Tensor, apply, call, function, to_tensor, wrap
+from .tensor import Tensor, apply, call, function, to_tensor
 
 _rng = np.random.default_rng()
 
@@ -260,8 +260,7 @@ def _compare(which: str, x: Any, y: Any) -> Tensor:
     """A bool tensor: hakl's comparison `which` (PaddlePaddle's spelling) of x and y."""
     if not isinstance(x, Tensor):
         x = to_tensor(x, dtype=y.dtype if isinstance(y, Tensor) else None)
-    y = _operand(x, y)
-    return wrap(function(which).fn(x._data, y._data if isinstance(y, Tensor) else y))
+    return apply(function(which), x, _operand(x, y))  # recorded by jit.save's trace, never on the tape
 
 
 def equal(x, y, name=None):

@@ -365,7 +365,7 @@ def _needs(a: Any) -> bool:
 
 
 _amp_hook = None  # amp.auto_cast's input caster while one is in effect
-_trace_hook = None  # jit.save's recorder while it traces a forward: (fn, args, kwargs, result)
+_trace_hook = None  # jit.save's recorder while it traces a forward (see jit._Recorder)
 
 
 def apply(fn: Function, *args: Any, **kwargs: Any) -> Any:
@@ -375,10 +375,8 @@ def apply(fn: Function, *args: Any, **kwargs: Any) -> Any:
     Tensor argument), which keeps the framework's cost per op a few microseconds."""
     if _amp_hook is not None:
         args, kwargs = _amp_hook(fn, args, kwargs)
-    if _trace_hook is not None:
-        result = _untraced(fn, args, kwargs)
-        _trace_hook(fn, args, kwargs, result)
-        return result
+    if _trace_hook is not None and _trace_hook.takes():
+        return _trace_hook.run(fn, args, kwargs)
     raw = [a._data if isinstance(a, Tensor) else _raw(a) for a in args]
     if kwargs:
         kwargs = {k: _raw(v) for k, v in kwargs.items()}
@@ -405,17 +403,6 @@ def apply(fn: Function, *args: Any, **kwargs: Any) -> Any:
             if t is not None:
                 t._node, t._index = node, i
     return type(out)(outs) if isinstance(out, tuple) else outs
-
-
-def _untraced(fn: Function, args: tuple, kwargs: dict) -> Any:
-    """apply() itself, with the recorder off for the call (a Function whose forward applies
-    others is one op of the trace)."""
-    global _trace_hook
-    hook, _trace_hook = _trace_hook, None
-    try:
-        return apply(fn, *args, **kwargs)
-    finally:
-        _trace_hook = hook
 
 
 def _wrt_inputs(args: tuple, wrt: tuple[int, ...]) -> list:

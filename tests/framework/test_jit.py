@@ -91,9 +91,24 @@ class _OddSize(nn.Layer):
         return x[: x.shape[0] - 1]  # a size that is not a multiple of the batch
 
 
-@pytest.mark.parametrize("layer, match", [(_BatchConstant(), r"op 0 \(add\) was passed a constant of shape \[2, 1\]"),
-                                          (_OddSize(), r"op 0 \(getitem\) was passed 1 .* and 2 for 3")])
+class _HalfBatch(nn.Layer):
+    def forward(self, x):
+        return x[: x.shape[0] // 2]  # 1 at sizes 2 and 3: the third run tells it from a constant
+
+
+class _FromValues(nn.Layer):
+    def forward(self, x):
+        return x * float(x.numpy().max())  # a value computed outside the ops
+
+
+@pytest.mark.parametrize("layer, match", [
+    (_BatchConstant(), r"op 0 \(add\) was passed a constant of shape \[2, 1\], a constant of shape \[3, 1\]"),
+    (_OddSize(), r"op 0 \(getitem\) was passed 1, 2, 4 for inputs of free sizes 2, 3, 5"),
+    (_HalfBatch(), r"op 0 \(getitem\) was passed 1, 1, 2 for"),
+    (_FromValues(), r"op 0 \(multiply\) was passed .*a constant computed from the input")])
 def test_what_a_trace_cannot_follow_fails_at_save_time(tmp_path, layer, match):
+    """Each of these replayed wrong at some size, silently, before the runs differed in
+    values and a third run checked the sizes."""
     with pytest.raises(ValueError, match=match):
         jit.save(layer, str(tmp_path / "bad"), [InputSpec([None, 6])])
     assert not (tmp_path / "bad.pdmodel").exists()
@@ -116,3 +131,30 @@ def test_a_program_saved_on_the_cpu_runs_on_opencl(tmp_path, rng):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
     finally:
         paddle.set_device("cpu")
+
+
+class _Masked(nn.Layer):
+    """Comparisons, a namedtuple output and integer inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 4)
+
+    def forward(self, ids):
+        from collections import namedtuple
+
+        pair = namedtuple("Pair", "masked count")
+        keep = paddle.cast(ids != 0, "float32")
+        return pair(self.emb(ids) * keep.unsqueeze(-1), keep.sum())
+
+
+def test_comparisons_and_integer_inputs_replay_from_the_inputs(tmp_path):
+    paddle.seed(0)
+    layer = _Masked()
+    jit.save(layer, str(tmp_path / "m"), [InputSpec([None, 5], "int64")])
+    loaded = jit.load(str(tmp_path / "m"))
+    ids = paddle.to_tensor(np.array([[0, 3, 0, 6, 1], [2, 0, 0, 0, 5]], np.int64))
+    got, want = loaded(ids), layer(ids)
+    assert isinstance(got, tuple) and len(got) == 2
+    np.testing.assert_array_equal(got[0].numpy(), want.masked.numpy())
+    assert got[1].item() == want.count.item() == 5.0
