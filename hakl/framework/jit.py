@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import backends
+from . import device as _device
 from . import io as _io
 from . import ops as _ops
 from . import tensor as _tensor
@@ -58,10 +60,7 @@ def save(layer: Layer, path: str, input_spec: Any = None, **configs: Any) -> Non
     trainable = {id(p) for p in layer.parameters()}
     program.update(format=FORMAT, inputs=[(s.shape, s.dtype.name, s.name) for s in specs],
                    parameters={k: (id(t) in trainable, t.stop_gradient) for k, t in state.items()})
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    _io.save(program, path + ".pdmodel")
+    _io.save(program, path + ".pdmodel")  # io.save makes the directory
     _io.save(state, path + ".pdiparams")
 
 
@@ -70,7 +69,7 @@ def load(path: str, **configs: Any) -> "TranslatedLayer":
     for suffix in (".pdmodel", ".pdiparams"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
-    program = _io.load(path + ".pdmodel")
+    program = _io.load(path + ".pdmodel", return_numpy=True)  # constants stay NumPy until a call
     if not isinstance(program, dict) or program.get("format") != FORMAT:
         raise ValueError(f"jit.load: {path}.pdmodel is not a program jit.save wrote (format {FORMAT})")
     return TranslatedLayer(program, _io.load(path + ".pdiparams", return_numpy=True))
@@ -243,9 +242,7 @@ def _encode(value: Any, refs: dict, names: dict, reads: set) -> Any:
     if isinstance(value, np.ndarray):
         return ("array", value.copy(), False)
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a device's array (a weight passed raw)
-        import hakl
-
-        return ("array", hakl.to_numpy(value), True)
+        return ("array", _tensor.hakl_to_numpy(value), True)
     if isinstance(value, (float, str, np.floating, np.dtype, type(Ellipsis))):
         return ("value", value)
     raise TypeError(f"jit.save: an op's argument is a {type(value).__name__}, which a program cannot hold")
@@ -336,10 +333,7 @@ def _decode(value: Any, values: dict, params: dict, size: int | None) -> Any:
         return slice(*(_decode(v, values, params, size) for v in body))
     if kind == "array":
         if value[2]:  # it was a device's array: on the current device again
-            import hakl
-
-            from . import device as _device
-            return hakl.asarray(body, device=_device.current())
+            return backends.get(_device.current()).asarray(body)
         return body.copy()
     if kind in ("int", "value"):
         return body

@@ -158,3 +158,34 @@ def test_comparisons_and_integer_inputs_replay_from_the_inputs(tmp_path):
     assert isinstance(got, tuple) and len(got) == 2
     np.testing.assert_array_equal(got[0].numpy(), want.masked.numpy())
     assert got[1].item() == want.count.item() == 5.0
+
+
+class _WeightedLoss(nn.Layer):
+    """cross_entropy's class weights reach the op as a device array, not a Tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+        self.weight = paddle.to_tensor(np.array([0.5, 1.0, 2.0], np.float32))
+
+    def forward(self, x, label):
+        return paddle.nn.functional.cross_entropy(self.fc(x), label, weight=self.weight, reduction="none")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not backends.get("opencl").available, reason="no OpenCL device"))])
+def test_an_array_argument_replays_on_the_loading_device(tmp_path, device, rng):
+    paddle.seed(0)
+    layer = _WeightedLoss()
+    paddle.set_device(device)
+    try:
+        layer.to(device)
+        layer.weight = paddle.to_tensor(np.array([0.5, 1.0, 2.0], np.float32))
+        jit.save(layer, str(tmp_path / "loss"), [InputSpec([None, 6]), InputSpec([None], "int64")])
+        x = paddle.to_tensor(rng.standard_normal((4, 6)).astype(np.float32))
+        label = paddle.to_tensor(np.array([0, 2, 1, 2], np.int64))
+        got = jit.load(str(tmp_path / "loss"))(x, label)
+        assert got.place == layer(x, label).place
+        np.testing.assert_allclose(got.numpy(), layer(x, label).numpy(), rtol=1e-6, atol=1e-7)
+    finally:
+        paddle.set_device("cpu")
