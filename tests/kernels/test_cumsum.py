@@ -228,20 +228,3 @@ def test_cuda_units_compile_for_every_dtype():
                     units.append((f"cumsum {dtype} {shape} {vec}", *variant.compile_unit(problem, {**config, **vec})))
     failures = compile_all(units)
     assert not failures, "\n\n".join(failures[:5])
-
-
-def test_row_spans_cover_the_row_and_keep_off_4k_aliasing():
-    """The rows launcher's span length: nseg non-empty spans that cover the row, and where it
-    can, no two starts of a lockstep group a multiple of 4 KiB apart (4K aliasing ran four
-    1024-element float32 rows 5x slower)."""
-    from hakl.kernels.cumsum.cpu import LANES, _span_length
-
-    for n, nseg, itemsize in [(1024, 4, 4), (4096, 4, 4), (2048, 4, 4), (4194304, 64, 4), (4194304, 16, 8),
-                              (130, 4, 2), (70001, 8, 4), (1 << 20, 4, 2)]:
-        length = _span_length(n, nseg, itemsize)
-        assert (nseg - 1) * length < n <= nseg * length
-        if length * itemsize < 512:  # spans this short lie close whatever their length
-            continue
-        for k in range(1, LANES):
-            gap = k * length * itemsize % 4096
-            assert min(gap, 4096 - gap) >= 256, (n, nseg, itemsize, length)

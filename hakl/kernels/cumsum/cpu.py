@@ -12,13 +12,13 @@ same bits as int32 arithmetic).
 rows (inner == 1): a row is cut into segments of `seg` elements. With more than
   one segment per row (long rows, 1-D) it is the two-pass blocked scan:
   per-segment sums (vectorised), an exclusive scan of the sums per row, then
-  every segment scanned from its offset: x is read twice, y written once. The
-  scan pass walks LANES consecutive spans in lockstep: LANES segments of one
-  row (rows of SPLIT_ROWS elements or more are cut into a multiple of LANES
-  segments), or LANES short rows of one segment each. Spans whose starts lie a
-  multiple of 4 KiB apart are moved (`_span_length`): a load whose address
-  matches a pending store's in the low 12 bits waits for it (4K aliasing), and
-  four rows of 1024 float32 in lockstep ran 5x slower than one row at a time.
+  every segment scanned from its offset: x is read twice, y written once. A
+  task scans one span (a segment, or a whole short row) as one chain of adds,
+  indexed unsigned: numba wraps negative indices, and that check took the
+  step from 5 instructions to 14. (Four spans in lockstep, to hide the add's
+  latency, measured no faster for 1-D and 1.5x slower for rows of 1024 on
+  the Emerald Rapids Xeon, and spans starting a multiple of 4 KiB apart
+  stalled on each other's stores, 5x slower.)
 columns (inner > 1): tasks are blocks of `width` columns; each walks the scan
   axis adding a whole row of its block at a time (vectorised, unit stride).
   When blocks are too few to feed every thread (inner small, outer 1: the
@@ -137,27 +137,6 @@ def _scan_span(x, out, lo, hi, start, exclusive, reverse):
         p += step
 
 
-LANES = 4  # chains in flight: an add's latency (4 cycles) over the 1 cycle its neighbours' loads and stores take
-
-
-@njit(cache=True)
-def _scan_lockstep(x, out, p0, p1, p2, p3, a0, a1, a2, a3, count, exclusive, reverse):
-    """LANES (4) scans of `count` steps from positions p0..p3 and sums a0..a3, a step of
-    each in turn; returns where each stopped and its sum. Named chains, not an array of
-    them: LLVM keeps scalars in registers."""
-    step = -1 if reverse else 1
-    for _ in range(count):
-        a0 = _step(x, out, p0, a0, exclusive)
-        a1 = _step(x, out, p1, a1, exclusive)
-        a2 = _step(x, out, p2, a2, exclusive)
-        a3 = _step(x, out, p3, a3, exclusive)
-        p0 += step
-        p1 += step
-        p2 += step
-        p3 += step
-    return p0, p1, p2, p3, a0, a1, a2, a3
-
-
 @njit(cache=True, inline="always")
 def _lane(offsets, t, seg, n, reverse):
     """Span t of a rows scan (segment t % nseg of row t // nseg): its flat [lo, hi) and the
@@ -165,36 +144,6 @@ def _lane(offsets, t, seg, n, reverse):
     r, s = divmod(t, offsets.shape[1])
     lo, hi = _span(s, seg, n, reverse)
     return r * n + lo, r * n + hi, offsets[r, s]
-
-
-@njit(cache=True, inline="always")
-def _finish(x, out, lo, hi, stopped, acc, exclusive, reverse):
-    """The rest of span [lo, hi) after a lockstep walk that stopped at `stopped`."""
-    if reverse:
-        _scan_span(x, out, lo, stopped + 1, acc, exclusive, reverse)
-    else:
-        _scan_span(x, out, stopped, hi, acc, exclusive, reverse)
-
-
-@njit(cache=True)
-def _scan_group(x, out, offsets, first, seg, n, exclusive, reverse):
-    """Scan spans first .. first + 3 in lockstep for the length they share, then each
-    one's rest on its own."""
-    lo0, hi0, a0 = _lane(offsets, first, seg, n, reverse)
-    lo1, hi1, a1 = _lane(offsets, first + 1, seg, n, reverse)
-    lo2, hi2, a2 = _lane(offsets, first + 2, seg, n, reverse)
-    lo3, hi3, a3 = _lane(offsets, first + 3, seg, n, reverse)
-    common = min(hi0 - lo0, hi1 - lo1, hi2 - lo2, hi3 - lo3)
-    if reverse:
-        p0, p1, p2, p3 = hi0 - 1, hi1 - 1, hi2 - 1, hi3 - 1
-    else:
-        p0, p1, p2, p3 = lo0, lo1, lo2, lo3
-    p0, p1, p2, p3, a0, a1, a2, a3 = _scan_lockstep(x, out, p0, p1, p2, p3, a0, a1, a2, a3, common,
-                                                    exclusive, reverse)
-    _finish(x, out, lo0, hi0, p0, a0, exclusive, reverse)
-    _finish(x, out, lo1, hi1, p1, a1, exclusive, reverse)
-    _finish(x, out, lo2, hi2, p2, a2, exclusive, reverse)
-    _finish(x, out, lo3, hi3, p3, a3, exclusive, reverse)
 
 
 @parallel_kernel()
@@ -215,14 +164,9 @@ def _scan_rows(x, out, offsets, seg, exclusive, reverse, zero):
                 total = offsets[r, s]
                 offsets[r, s] = run
                 run += total
-    spans = rows * nseg
-    groups = spans // LANES
-    for g in prange(groups + spans % LANES):
-        if g < groups:
-            _scan_group(x, out, offsets, np.int64(g) * LANES, seg, n, exclusive, reverse)
-        else:  # the spans left over, one at a time
-            lo, hi, start = _lane(offsets, np.int64(groups) * LANES + (g - groups), seg, n, reverse)
-            _scan_span(x, out, lo, hi, start, exclusive, reverse)
+    for t in prange(rows * nseg):
+        lo, hi, start = _lane(offsets, np.int64(t), seg, n, reverse)
+        _scan_span(x, out, lo, hi, start, exclusive, reverse)
     return out
 
 
@@ -276,30 +220,6 @@ def _view(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint16) if a.dtype == np.float16 else a
 
 
-# Rows this long are cut into LANES segments or more; shorter ones go LANES rows in
-# lockstep, whose starts lie under 4 KiB apart (3 x 127 x 8 bytes), so never alias.
-SPLIT_ROWS = 128
-_ALIAS_BYTES = 256  # starts closer than this to a multiple of 4 KiB count as aliased: the pending stores' reach
-
-
-def _span_length(n: int, nseg: int, itemsize: int) -> int:
-    """The length of each of nseg spans covering a row of n: ceil(n / nseg), or the nearest
-    length that still gives nseg non-empty spans and puts no two of a group's LANES starts
-    a multiple of 4 KiB apart (within _ALIAS_BYTES)."""
-    base = -(-n // nseg)
-    if nseg == 1:
-        return base
-
-    def aliased(length: int) -> bool:
-        return any(min(d % 4096, -d % 4096) < _ALIAS_BYTES for d in (k * length * itemsize for k in range(1, LANES)))
-
-    step = max(1, _ALIAS_BYTES // itemsize)
-    for length in (base, *(base + sign * k * step for k in range(1, 5) for sign in (1, -1))):
-        if length > 0 and (nseg - 1) * length < n <= nseg * length and not aliased(length):
-            return length
-    return base
-
-
 def _numba_rows(problem: Problem, config: dict):
     exclusive, reverse = problem.flag("exclusive"), problem.flag("reverse")
     acc = accumulator(problem.dtype)
@@ -311,9 +231,8 @@ def _numba_rows(problem: Problem, config: dict):
             return np.zeros_like(x) if exclusive else x.copy()
         out = output_pool.empty(x.shape, x.dtype)
         if x.size:
-            nseg = 1 if n < SPLIT_ROWS else LANES * -(-n // (LANES * config["seg"]))
-            seg = _span_length(n, nseg, x.itemsize)
-            offsets = np.zeros((outer, nseg), acc)
+            seg = config["seg"]
+            offsets = np.zeros((outer, -(-n // seg)), acc)
             _scan_rows(_view(x).reshape(-1), _view(out).reshape(-1), offsets, seg, exclusive, reverse, zero)
         return out
 
