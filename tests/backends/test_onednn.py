@@ -138,6 +138,22 @@ def test_reorder_converts_and_relayouts(rng):
 
 
 @needs_onednn
+def test_reorder_into_takes_transposed_and_reversed_views(rng):
+    """RNN weights reordered from a transposed view (size-1 axes in front, stride 0) and from
+    a reversed one (copied first) give the bytes the contiguous copy gives."""
+    lib = onednn.library()
+    prim = lib.rnn_forward("lstm", 3, 2, 5, 4, "float32")
+    w = rng.standard_normal((16, 5)).astype(np.float32)  # PaddlePaddle's (G*H, I)
+    view = w.reshape(4, 4, 5).transpose(2, 0, 1)[None, None]
+    want = lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, np.ascontiguousarray(view)).array
+    np.testing.assert_array_equal(lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, view).array, want)
+    flipped = w[::-1].reshape(4, 4, 5).transpose(2, 0, 1)[None, None]
+    np.testing.assert_array_equal(lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, flipped).array,
+                                  lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, np.ascontiguousarray(flipped)).array)
+    assert not np.array_equal(want, lib.reorder_into(prim, onednn.ARG_WEIGHTS_LAYER, flipped).array)
+
+
+@needs_onednn
 def test_concat_joins_along_an_axis_and_caps_the_sources(rng):
     lib = onednn.library()
     xs = [rng.integers(-9, 9, (4, n, 5)).astype(np.int32) for n in (1, 3, 2)]

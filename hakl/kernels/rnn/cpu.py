@@ -215,12 +215,13 @@ def _onednn_weights(mode: str, w_ih, w_hh, b_ih, b_hh):
     one bias b_ih + b_hh elsewhere."""
     g = GATES[mode]
     h = w_hh.shape[1]
-    order = [1, 0, 2] if mode == "GRU" else list(range(g))
-    layer = w_ih.reshape(g, h, -1)[order].transpose(2, 0, 1)[None, None]
-    hidden = w_hh.reshape(g, h, h)[order].transpose(2, 0, 1)[None, None]
-    bi, bh = b_ih.reshape(g, h)[order], b_hh.reshape(g, h)[order]
+    if mode == "GRU":  # copies in oneDNN's gate order; the reorder reads the transposed views in place
+        w_ih, w_hh, b_ih, b_hh = (a.reshape(g, -1)[[1, 0, 2]] for a in (w_ih, w_hh, b_ih, b_hh))
+    layer = w_ih.reshape(g, h, -1).transpose(2, 0, 1)[None, None]
+    hidden = w_hh.reshape(g, h, h).transpose(2, 0, 1)[None, None]
+    bi, bh = b_ih.reshape(g, h), b_hh.reshape(g, h)
     bias = np.concatenate([bi[:2] + bh[:2], bi[2:], bh[2:]]) if mode == "GRU" else bi + bh
-    return np.ascontiguousarray(layer), np.ascontiguousarray(hidden), np.ascontiguousarray(bias[None, None])
+    return layer, hidden, np.ascontiguousarray(bias[None, None])
 
 
 def _onednn_forward(problem: Problem, config: dict):
