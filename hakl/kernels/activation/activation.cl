@@ -91,18 +91,24 @@ inline C backward(int fn, C s, C d, C alpha, C beta, C threshold)
 }
 
 // out[i] = f(x[i]) (grad = 0) or f'(x[i], d[i]) (grad = 1); `items` elements per
-// work-item, adjacent work-items on adjacent elements.
+// work-item, adjacent work-items on adjacent elements. The switch on the function is outside
+// the element loop, a loop per case: with the switch inside it, PoCL vectorised nothing (relu of
+// 4M float32 on an AVX-512 Xeon: 10.8 ms, 19% of copy; 4.0 ms this way, and the same build time).
+#define LOOP(EXPR)                                      \
+    for (int k = 0; k < items; k++) {                   \
+        long i = gid + k * lanes;                       \
+        if (i < n) {                                    \
+            C v = LOAD(x, x_off + i);                   \
+            STORE(out, i, EXPR);                        \
+        }                                               \
+    }
+#define CASE(F) case F:                                                                          \
+    if (grad) { LOOP(backward(F, v, LOAD(d, d_off + i), alpha, beta, threshold)) }               \
+    else { LOOP(forward(F, v, alpha, beta, threshold)) } break;
+
 kernel void act(global const S* x, long x_off, global const S* d, long d_off, global S* out, long n, int fn,
                 int grad, C alpha, C beta, C threshold, int items)
 {
     long gid = get_global_id(0), lanes = get_global_size(0);
-    for (int k = 0; k < items; k++) {
-        long i = gid + k * lanes;
-        if (i < n) {
-            C v = LOAD(x, x_off + i);
-            C r = grad ? backward(fn, v, LOAD(d, d_off + i), alpha, beta, threshold)
-                       : forward(fn, v, alpha, beta, threshold);
-            STORE(out, i, r);
-        }
-    }
+    switch (fn) { CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) }
 }
