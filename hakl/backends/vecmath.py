@@ -203,9 +203,10 @@ def _sigmoid32(x):
 # e^-(e + r) = e^-e (1 - r), where e^-e alone was 1e-5 off at z = 9 (e rounds by half an ulp
 # of 81). One exp and one division: the Numerical Recipes form this replaces took two exps.
 # (A reciprocal estimate for the division, through fast-math flags, measured 5-10% slower.)
-_ERFC_P = tuple(F(c) for c in (1.0000000056269855, 1.2375983734604654, 0.7307538002920798, 0.2288135340992718,
+# OpenCL's activations build their float erfc from these coefficients too.
+ERFC_P = tuple(F(c) for c in (1.0000000056269855, 1.2375983734604654, 0.7307538002920798, 0.2288135340992718,
                                0.03271146717206816))
-_ERFC_Q = tuple(F(c) for c in (1.0, 2.365978109068919, 2.4004650137225205, 1.3237812453888713, 0.4055882386801139,
+ERFC_Q = tuple(F(c) for c in (1.0, 2.365978109068919, 2.4004650137225205, 1.3237812453888713, 0.4055882386801139,
                                0.05797885282149898))
 
 
@@ -226,7 +227,7 @@ def fma(typingctx, a, b, c):
 def _erfc32(x):
     z = x if x >= F(0) else -x
     z = z if not z > F(10) else F(10)  # erfc(10) is 2e-45: below float32's normal range; NaN stays
-    p, q = _ERFC_P, _ERFC_Q
+    p, q = ERFC_P, ERFC_Q
     num = (((p[4] * z + p[3]) * z + p[2]) * z + p[1]) * z + p[0]
     den = ((((q[5] * z + q[4]) * z + q[3]) * z + q[2]) * z + q[1]) * z + q[0]
     e = z * z

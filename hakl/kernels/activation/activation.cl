@@ -1,6 +1,7 @@
 // Activations and their gradients in OpenCL C (PoCL on CPUs, the NVIDIA driver on GPUs).
 //
-// Defines: KIND = dtype (0 float16, storage only, computed in float; 1 float32; 2 float64).
+// Defines: KIND = dtype (0 float16, storage only, computed in float; 1 float32; 2 float64);
+// ERFC_P*, ERFC_Q* (erfc_c's coefficients).
 // The function code (FNS in __init__.py), forward / gradient, the params and the
 // elements per work-item are run-time arguments: one program per dtype.
 
@@ -33,16 +34,15 @@ inline C tanh_c(C u) { return fabs(u) > (C)20 ? copysign((C)1, u) : tanh(u); }
 #if KIND == 2
 inline C erfc_c(C x) { return erfc(x); }
 #else
-// float erfc as hakl.backends.vecmath's: e^-z^2 P(z) / Q(z) for z = |x| <= 10, the square's rounding
-// error r taken as e^-(e + r) = e^-e (1 - r). PoCL's own float erfc took 55 ns an element on an AVX-512
-// Xeon (gelu of 4M elements: 229 ms, 1% of copy).
+// float erfc as hakl.backends.vecmath's, from its coefficients (defines ERFC_P0..4, ERFC_Q0..5):
+// e^-z^2 P(z) / Q(z) for z = |x| <= 10, the square's rounding error r taken as e^-(e + r) =
+// e^-e (1 - r). PoCL's own float erfc took 55 ns an element on an AVX-512 Xeon (gelu of 4M
+// elements: 229 ms, 1% of copy).
 inline C erfc_c(C x)
 {
     C z = fmin(fabs(x), (C)10);
-    C num = (((0.03271146717206816f * z + 0.2288135340992718f) * z + 0.7307538002920798f) * z
-             + 1.2375983734604654f) * z + 1.0000000056269855f;
-    C den = ((((0.05797885282149898f * z + 0.4055882386801139f) * z + 1.3237812453888713f) * z
-              + 2.4004650137225205f) * z + 2.365978109068919f) * z + 1.0f;
+    C num = (((ERFC_P4 * z + ERFC_P3) * z + ERFC_P2) * z + ERFC_P1) * z + ERFC_P0;
+    C den = ((((ERFC_Q5 * z + ERFC_Q4) * z + ERFC_Q3) * z + ERFC_Q2) * z + ERFC_Q1) * z + ERFC_Q0;
     C e = z * z, r = fma(z, z, -e);
     C v = exp(-e) * ((C)1 - r) * (num / den);
     v = x >= 0 ? v : (C)2 - v;

@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from ...backends import get as get_backend
+from ...backends.vecmath import ERFC_P, ERFC_Q
 from ...op import Problem, Variant
 from . import FNS
 
 SOURCE = Path(__file__).with_name("activation.cl")
 KIND = {"float16": 0, "float32": 1, "float64": 2}
+ERFC = {**{f"ERFC_P{i}": f"{float(c)!r}f" for i, c in enumerate(ERFC_P)},
+        **{f"ERFC_Q{i}": f"{float(c)!r}f" for i, c in enumerate(ERFC_Q)}}
 
 
 def _build(grad: bool, fixed: dict | None = None):
@@ -24,7 +27,7 @@ def _build(grad: bool, fixed: dict | None = None):
         config = fixed or config
         backend = get_backend("opencl")
         backend.require()
-        kernel = backend.kernel(SOURCE.read_text(), "act", {"KIND": KIND[problem.dtype]})
+        kernel = backend.kernel(SOURCE.read_text(), "act", {"KIND": KIND[problem.dtype], **ERFC})
         fn = np.int32(FNS[problem.flag("fn")])
         scalar = np.float64 if problem.dtype == "float64" else np.float32
         wg, items = config["wg"], config["items"]
