@@ -102,13 +102,15 @@ inline C backward(int fn, C s, C d, C alpha, C beta, C threshold)
             STORE(out, i, EXPR);                        \
         }                                               \
     }
-#define CASE(F) case F:                                                                          \
+#define BODY(F)                                                                                  \
     if (grad) { LOOP(backward(F, v, LOAD(d, d_off + i), alpha, beta, threshold)) }               \
     else { LOOP(forward(F, v, alpha, beta, threshold)) } break;
+#define CASE(F) case F: BODY(F)
 
 kernel void act(global const S* x, long x_off, global const S* d, long d_off, global S* out, long n, int fn,
                 int grad, C alpha, C beta, C threshold, int items)
 {
     long gid = get_global_id(0), lanes = get_global_size(0);
-    switch (fn) { CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) }
+    // softplus (9) is forward's and backward's default case, here too: no code falls through unwritten
+    switch (fn) { CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) default: BODY(9) }
 }
