@@ -156,8 +156,13 @@ def planned(key: tuple | None, make: Callable[[], Callable[..., Any]]) -> Callab
     raises stores nothing. Forgotten with the memo."""
     if key is None or _observers:
         return make()
-    _check_stamp()
-    hit = _plans.get(key)
+    current = database()
+    if _memo_stamp != (current, current.generation):  # _check_stamp, inline: it runs on every call
+        _check_stamp()
+    try:
+        hit = _plans.get(key)
+    except TypeError:  # an unhashable option (call_key)
+        return make()
     if hit is None:
         hit = make()
         if len(_plans) >= _EXACT_LIMIT:

@@ -211,8 +211,11 @@ attach_variants(__name__, {ELEMENTWISE: "variants", COMPARE: "compare_variants"}
 # ---- the public functions --------------------------------------------------------
 
 
+_NUMBERS, _BOOLS = (int, float, np.integer, np.floating), (bool, np.bool_)  # looked up once, not per call
+
+
 def _is_scalar(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    return isinstance(v, _NUMBERS) and not isinstance(v, _BOOLS)
 
 
 def _scalar(name: str, arg: str, value: Any, dtype: np.dtype, backend) -> Any:
@@ -289,6 +292,8 @@ def _prepare(op: Op, name: str, x: Any, y: Any):
         dtype = np.bool_ if op is COMPARE else xa.dtype
         return lambda x, y: backend.empty(out_shape, dtype)
     launcher = dispatch.select(op, problem).launcher
+    if scalar is None and getattr(launcher, "broadcasts", False):
+        return launcher  # the array module's own broadcasting (baseline.py): the operands as given
     dtype = xa.dtype
 
     def run(x, y):

@@ -54,16 +54,16 @@ def apply(xp, op: str, a, b, dtype):
 COMPARE_UFUNCS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal")  # COMPARISONS' order
 
 
-def compare_with(xp, op: str, a, b):
-    """The comparison `op` (a public name) of a and b with the array module's ufunc."""
+def compare_ufunc(xp, op: str):
+    """The array module's ufunc of the comparison `op` (a public name)."""
     from . import COMPARISONS
 
-    return getattr(xp, COMPARE_UFUNCS[COMPARISONS[op]])(a, b)
+    return getattr(xp, COMPARE_UFUNCS[COMPARISONS[op]])
 
 
 def compare(problem: Problem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The bool result, exactly: NumPy compares float16 and integers in their own dtype."""
-    return compare_with(np, problem.flag("op"), x, y)
+    return compare_ufunc(np, problem.flag("op"))(x, y)
 
 
 def forward(problem: Problem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
