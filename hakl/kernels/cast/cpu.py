@@ -25,6 +25,7 @@ from numba.core.extending import overload
 from ...backends import onednn
 from ...backends import output_pool
 from ...backends.cpu_kernels import parallel_for
+from ...backends.cpu import quietly
 from ...op import BFLOAT16, Problem, Variant
 from .halfbits import bf16_to_f32, f32_to_bf16, f32_to_half, f64_to_bf16, f64_to_half, half_to_f32, int_to_bf16
 
@@ -37,9 +38,9 @@ def _numpy(problem: Problem, config: dict):
     # float32, which holds every bfloat16, it is NumPy's rule like every other float's.
     via = np.float32 if problem.dtype == "bfloat16" and to.kind in "iu" else None
 
+    @quietly  # NaN and out-of-range values convert as C does, without NumPy's warnings
     def launch(x: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", over="ignore"):
-            return (x if via is None else x.astype(via)).astype(to)
+        return (x if via is None else x.astype(via)).astype(to)
 
     return launch
 

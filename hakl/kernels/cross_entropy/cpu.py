@@ -641,7 +641,11 @@ def _launcher(problem: Problem, config: dict, mode: str):
     columns = problem.shape[2] > 1
     acc = _acc_dtype(problem)
     store = np.uint16 if problem.dtype == "float16" else problem.np_dtype
+    # Zero-size stand-ins for the arrays a mode does not use, and the unit upstream gradient:
+    # made once (never written), not per call.
     empty_acc, empty_x = np.empty(0, acc), np.empty(0, store)
+    empty_acc2, empty_dk = np.empty((0, 0), acc), np.empty((0,) * (3 if columns else 2), store)
+    unit = np.ones(1, acc)
     write_dx = mode != "forward"
     per_row = reduction == "none" and mode != "backward"
 
@@ -659,7 +663,7 @@ def _launcher(problem: Problem, config: dict, mode: str):
         if columns:
             cols = int(config["cols"])
             tasks = outer * -(-inner // cols)
-            xk, lk, lse_k = _bits(x), label, lse_in.reshape(outer, inner) if has_lse else np.empty((0, 0), acc)
+            xk, lk, lse_k = _bits(x), label, lse_in.reshape(outer, inner) if has_lse else empty_acc2
         else:
             rows = max(1, int(config["chunk"]) // max(classes, 1))
             tasks = -(-n // rows)
@@ -667,7 +671,7 @@ def _launcher(problem: Problem, config: dict, mode: str):
             lk = _bits(label).reshape(n, classes) if soft else label.reshape(n)
             lse_k = lse_in.reshape(n) if has_lse else empty_acc
         wk = _bits(weight)
-        g, gstride = np.ones(1, acc), 0
+        g, gstride = unit, 0
         if write_dx:
             if mode == "backward":
                 g = dloss.reshape(-1).astype(acc)
@@ -676,25 +680,19 @@ def _launcher(problem: Problem, config: dict, mode: str):
                 g = g / acc(_mean_divisor(problem, label, weight, classes, ignore_index,
                                           max(1, int(config.get("chunk", 1 << 15)) // 4), acc))
         dx = (out if out is not None else output_pool.empty_like(x)) if write_dx else None
-        dk = np.empty((0,) * xk.ndim, store) if dx is None else _bits(dx).reshape(xk.shape)
-        loss = np.empty((outer, inner) if columns else n, acc) if per_row else np.empty((0,) * (2 if columns else 1), acc)
-        lse_out = (np.empty((outer, inner) if columns else n, acc) if mode == "forward"
-                   else np.empty((0,) * (2 if columns else 1), acc))
-        part = np.zeros((tasks, 2))
-        badv, badf = np.zeros(tasks, np.int64), np.zeros(tasks, np.uint8)
+        dk = empty_dk if dx is None else _bits(dx).reshape(xk.shape)
+        nothing = empty_acc2 if columns else empty_acc
+        loss = np.empty((outer, inner) if columns else n, acc) if per_row else nothing
+        lse_out = np.empty((outer, inner) if columns else n, acc) if mode == "forward" else nothing
         serial = xk.size < serial_below()  # the body on this thread: no parallel region to wake
-        if serial:
-            part, badv, badf = part[:1], badv[:1], badf[:1]
-        if soft:
-            args = (xk, lk, wk, lse_k, g, gstride, loss, lse_out)
-            if serial:
-                part[0] = _soft_rows(*args, dk, use_softmax, has_weight, has_lse, per_row, write_dx, 0, n)
-            else:
-                _rows_soft.parallel(*args, part, dk, use_softmax, has_weight, has_lse, per_row, write_dx, rows)
-        else:
-            args = (xk, lk, wk, lse_k, g, gstride, loss, lse_out)
-            flags = (ignore_index, use_softmax, has_weight, has_lse, per_row, write_dx)
-            if serial and columns:
+        args = (xk, lk, wk, lse_k, g, gstride, loss, lse_out)
+        flags = (ignore_index, use_softmax, has_weight, has_lse, per_row, write_dx)
+        # Serial: the sums and the first bad label as the kernel returns them (a small call's
+        # three arrays, their reductions and the any() had cost more than its kernel).
+        if serial and soft:
+            a, b = _soft_rows(*args, dk, use_softmax, has_weight, has_lse, per_row, write_dx, 0, n)
+        elif serial:
+            if columns:
                 a, b, bad, value = 0.0, 0.0, False, 0
                 work = _cols_work(xk, classes, inner, write_dx and use_softmax and not has_lse)
                 for o in range(outer):
@@ -702,23 +700,29 @@ def _launcher(problem: Problem, config: dict, mode: str):
                     a, b = a + a_, b + b_
                     if bad_ and not bad:
                         bad, value = True, value_
-                part[0], badf[0], badv[0] = (a, b), bad, value
-            elif serial:
+            else:
                 a, b, bad, value = _hard_rows(*args, dk, *flags, 0, n)
-                part[0], badf[0], badv[0] = (a, b), bad, value
+            if bad:
+                raise ValueError(reference.label_error(int(value), classes, ignore_index))
+        else:
+            part = np.zeros((tasks, 2))
+            badv, badf = np.zeros(tasks, np.int64), np.zeros(tasks, np.uint8)
+            if soft:
+                _rows_soft.parallel(*args, part, dk, use_softmax, has_weight, has_lse, per_row, write_dx, rows)
             elif columns:
                 _cols_hard.parallel(*args, part, dk, badv, badf, *flags, cols)
             else:
                 _rows_hard.parallel(*args, part, dk, badv, badf, *flags, rows)
-        _raise_bad(badf, badv, classes, ignore_index)
+            _raise_bad(badf, badv, classes, ignore_index)
+            a, b = part[:, 0].sum(), part[:, 1].sum()
         if mode == "backward":
             return dx
         if reduction == "none":
             value = loss.reshape(outer, inner).astype(x.dtype, copy=False)
         else:
-            total = float(part[:, 0].sum())
+            total = float(a)
             if reduction == "mean":
-                total /= reference.divisor(float(part[:, 1].sum()), n, has_weight, ignore_index)
+                total /= reference.divisor(float(b), n, has_weight, ignore_index)
             value = np.asarray(total, dtype=x.dtype)
         if mode == "forward":
             return value, lse_out.reshape(outer, inner)

@@ -16,6 +16,7 @@ from numba import njit, prange
 
 from ...backends import output_pool
 from ...backends.cpu_kernels import parallel_kernel
+from ...backends.cpu import quietly
 from ...op import Problem, Variant
 from ..cast.halfbits import f32_to_half, half_to_f32
 from . import philox
@@ -34,11 +35,13 @@ def _numpy_forward(problem: Problem, config: dict):
     store_mask = problem.flag("mask")
     shape, m = mask_shape(problem), mask_size(problem)
 
+    @quietly  # a dropped inf is NaN
+    def scaled(x, factor):
+        return (x.astype(compute, copy=False) * factor).astype(x.dtype, copy=False)
+
     def launch(x: np.ndarray, p: float, seed: int, offset: int, scale: float):
         keep = philox.keep_mask(seed, offset, m, p)
-        factor = np.where(keep, compute(scale), compute(0.0)).reshape(shape)
-        with np.errstate(invalid="ignore"):  # a dropped inf is NaN
-            out = (x.astype(compute, copy=False) * factor).astype(x.dtype, copy=False)
+        out = scaled(x, np.where(keep, compute(scale), compute(0.0)).reshape(shape))
         return (out, keep.view(np.uint8)) if store_mask else out
 
     return launch
@@ -48,10 +51,10 @@ def _numpy_backward(problem: Problem, config: dict):
     compute = _compute_dtype(problem)
     shape = mask_shape(problem)
 
+    @quietly  # a dropped inf is NaN
     def launch(dy: np.ndarray, mask: np.ndarray, scale: float):
         factor = np.where(mask != 0, compute(scale), compute(0.0)).reshape(shape)
-        with np.errstate(invalid="ignore"):
-            return (dy.astype(compute, copy=False) * factor).astype(dy.dtype, copy=False)
+        return (dy.astype(compute, copy=False) * factor).astype(dy.dtype, copy=False)
 
     return launch
 

@@ -4,12 +4,12 @@ operands (hakl.kernels.matmul: contiguous, batch axes of 1 where broadcast, tran
 as the problem's flags say), which both modules broadcast and read transposed as views."""
 from __future__ import annotations
 
-import contextlib
 from importlib import import_module
 
 import numpy as np
 
 from ...backends.cpu import set_openblas_threads
+from ...backends.cpu import quietly
 from ...op import Problem
 from .reference import logical
 
@@ -34,17 +34,18 @@ def matmul(module: str):
         # float32 itself.)
         host = module == "numpy"
         narrow = np.dtype(problem.dtype) if host and problem.dtype in ("float16", "bfloat16") else None
-        quiet = (lambda: np.errstate(all="ignore")) if host else contextlib.nullcontext
 
         def product(a, b, out):
-            with quiet():  # NaN and inf inputs propagate as IEEE says, without NumPy's warnings
-                if narrow is not None:
-                    wide = np.matmul(logical(np, a.astype(np.float32), ta), logical(np, b.astype(np.float32), tb))
-                    if out is None:
-                        return wide.astype(narrow)
-                    out[...] = wide
-                    return out
-                return xp.matmul(logical(xp, a, ta), logical(xp, b, tb), out=out)
+            if narrow is not None:
+                wide = np.matmul(logical(np, a.astype(np.float32), ta), logical(np, b.astype(np.float32), tb))
+                if out is None:
+                    return wide.astype(narrow)
+                out[...] = wide
+                return out
+            return xp.matmul(logical(xp, a, ta), logical(xp, b, tb), out=out)
+
+        if host:  # NaN and inf inputs propagate as IEEE says, without NumPy's warnings
+            product = quietly(product)
 
         def launch(a, b, out=None):  # out: the (M, N) product's buffer, where the caller has one
             if not host or a.size * b.shape[-2 if tb else -1] <= OPENBLAS_THREADS_MNK:

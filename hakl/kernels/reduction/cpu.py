@@ -31,6 +31,7 @@ from numba import njit, types
 from numba.core.extending import intrinsic, overload
 
 from ...backends import get as get_backend, output_pool
+from ...backends.cpu import quietly
 from ...op import FLOATS, Problem, Variant
 from ...backends.cpu_kernels import parallel_for
 from ..cumsum.cpu import _half_to_float
@@ -242,8 +243,12 @@ def finish(problem: Problem, vals: np.ndarray) -> np.ndarray:
     op = problem.flag("op")
     if op == "mean":
         vals = vals.astype(np.float64) / problem.shape[1]
-    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in float16
-        return vals.astype(out_dtype(op, problem.dtype), copy=False)
+    return _rounded(vals, out_dtype(op, problem.dtype))
+
+
+@quietly  # a float16 sum beyond 65504 is inf, as in float16
+def _rounded(vals: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return vals.astype(dtype, copy=False)
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
