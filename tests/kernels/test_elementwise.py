@@ -162,3 +162,19 @@ def test_repeated_pairs_are_checked_each_time_and_computed_afresh(rng):
             hakl.multiply(x, np.ones(4, np.float32))
     assert hakl.less_than(x, y).dtype == np.bool_ and hakl.subtract(x, y).dtype == np.float32
     np.testing.assert_array_equal(hakl.less_than(x, y), x < y)
+
+
+@pytest.mark.parallel_builds
+def test_untuned_cpu_calls_take_numpy_below_the_serial_threshold_and_numba_above():
+    """A ufunc on a few elements costs a third of a numba launch; many elements gain from threads."""
+    from hakl.backends.cpu_kernels import serial_below
+    from hakl.tuning import dispatch
+
+    for size, wanted in ((32, "numpy"), (4 * serial_below(), "numba")):
+        for op, name in ((ew.ELEMENTWISE, "add"), (ew.COMPARE, "less_than")):
+            a = np.ones(size, np.float32)
+            with dispatch.capture() as seen:
+                ew._binary(op, name, a, a)
+            (_, problem), = seen
+            selection = dispatch.select(op, problem)
+            assert (selection.variant.name, selection.source) == (wanted, "heuristic"), (size, name)
