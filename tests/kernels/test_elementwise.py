@@ -14,7 +14,7 @@ from ..conftest import backend_params
 
 OPS = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
        "maximum": np.maximum, "minimum": np.minimum, "pow": np.power}
-SHAPES = [((3, 4), (3, 4)), ((4096 // 64, 64), (64,)), ((5, 1, 3), (1, 4, 1)), ((2, 0, 3), (3,)), ((), (5,)),
+SHAPES = [((3, 4), (3, 4)), ((4096 // 64, 64), (64,)), ((5, 1, 3), (1, 4, 1)), ((2, 0, 3), (3,)), ((), (5,)), ((), ()),
           ((1,), ()), ((2, 1, 3, 1, 5, 1), (1, 4, 1, 2, 1, 3))]  # the last: 6 alternating axes
 
 
@@ -121,7 +121,7 @@ def test_comparisons_are_bool_and_match_numpy_with_nan_ties_and_broadcasting(dev
     for dtype in ("float32", "float16", "int32", "int64"):
         if np.dtype(dtype) not in backend.dtypes():
             continue
-        for xs, ys in [((6, 7), (6, 7)), ((3, 6, 7), (7,)), ((6, 1), (1, 7)), ((2, 0, 7), (7,)),
+        for xs, ys in [((6, 7), (6, 7)), ((3, 6, 7), (7,)), ((6, 1), (1, 7)), ((2, 0, 7), (7,)), ((), ()),
                        ((2, 1, 3, 1, 5, 1), (1, 4, 1, 2, 1, 3))]:  # the last: expanded first (> MAXD axes)
             x = rng.choice(special, xs) if dtype.startswith("float") else rng.integers(-2, 3, xs)
             y = rng.choice(special, ys) if dtype.startswith("float") else rng.integers(-2, 3, ys)

@@ -18,7 +18,7 @@ def arithmetic(module: str):
         op, dtype = problem.flag("op"), problem.np_dtype
 
         def launch(x, y):
-            return xp.ascontiguousarray(reference.apply(xp, op, x, y, dtype))
+            return xp.asarray(reference.apply(xp, op, x, y, dtype), order="C")  # 0-d stays 0-d
 
         if module == "numpy":  # NumPy warns of overflow and division by zero, as a kernel does not
             launch = quietly(launch)
@@ -34,7 +34,7 @@ def comparison(module: str):
         ufunc = reference.compare_ufunc(xp, problem.flag("op"))
 
         def launch(x, y):
-            return xp.ascontiguousarray(ufunc(x, y))
+            return xp.asarray(ufunc(x, y), order="C")
 
         launch.broadcasts = True
         return launch
