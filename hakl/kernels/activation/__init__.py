@@ -130,13 +130,14 @@ def _param_values(name: str, fn: str, params: dict) -> tuple:
     return values
 
 
-def _flat(op: Op, name: str, fn: str, arrays: tuple, specs: tuple, params: dict):
+def _flat(op: Op, name: str, fn: str, arrays: tuple, params: dict):
     key = call_key(name, arrays, fn, *params.keys(), *params.values())
-    return dispatch.planned(key, lambda: _prepare(op, name, fn, arrays, specs, params))(*arrays)
+    return dispatch.planned(key, lambda: _prepare(op, name, fn, arrays, params))(*arrays)
 
 
-def _prepare(op: Op, name: str, fn: str, arrays: tuple, specs: tuple, params: dict):
+def _prepare(op: Op, name: str, fn: str, arrays: tuple, params: dict):
     """The activation on arrays like `arrays`, checked: a function of the arrays."""
+    specs = (Input("x"),) if op is ACTIVATION else (Input(reference.GIVEN[fn]), Input("dout", role="grad"))
     backend = validate(name, specs, arrays)
     values = _param_values(name, fn, params)
     x = arrays[0]
@@ -144,21 +145,21 @@ def _prepare(op: Op, name: str, fn: str, arrays: tuple, specs: tuple, params: di
     if x.size == 0:
         return lambda *arrays: backend.empty(shape, dtype)
     problem = Problem(op.name, backend.name, dtype_name(dtype), (x.size,), (("fn", fn),), values)
-    launcher, flat = dispatch.select(op, problem).launcher, (x.size,)
-    return lambda *arrays: problem.launch(launcher, *[backend.ascontiguous(a).reshape(flat) for a in arrays]
-                                          ).reshape(shape)
+    launcher, flat, scalars = dispatch.select(op, problem).launcher, (x.size,), dict(values)
+    if len(arrays) == 1:  # the forward: a small call's list and dict spared
+        return lambda x: launcher(backend.ascontiguous(x).reshape(flat), **scalars).reshape(shape)
+    return lambda *arrays: launcher(*[backend.ascontiguous(a).reshape(flat) for a in arrays], **scalars
+                                    ).reshape(shape)
 
 
 def activation(fn: str, x: Any, name: str | None = None, **params: Any) -> Any:
     """Activation `fn` (a key of FNS) of x, on x's device."""
-    return _flat(ACTIVATION, name or fn, fn, (x,), (Input("x"),), params)
+    return _flat(ACTIVATION, name or fn, fn, (x,), params)
 
 
 def activation_grad(fn: str, saved: Any, dout: Any, name: str | None = None, **params: Any) -> Any:
     """dx of activation `fn` given `saved` (its output y or input x, see reference.GIVEN) and dout."""
-    given = reference.GIVEN[fn]
-    return _flat(ACTIVATION_GRAD, name or f"{fn}_grad", fn, (saved, dout),
-                 (Input(given), Input("dout", role="grad")), params)
+    return _flat(ACTIVATION_GRAD, name or f"{fn}_grad", fn, (saved, dout), params)
 
 
 def _approximate(name: str, value: Any) -> bool:
