@@ -177,3 +177,15 @@ def test_repeated_calls_run_their_plan_and_bad_options_fail_every_time(rng):
             hakl.sum(x, [1, 1])
         with pytest.raises(ValueError, match=r"^mean_grad: argument 'dout' has shape \(4,\)"):
             hakl.mean_grad(x, np.ones(4, np.float32), [1])
+
+
+@pytest.mark.parametrize("device", backend_params())
+def test_a_mean_divides_by_its_own_length_where_a_launcher_serves_the_bucket(device, rng):
+    """(4, 1000) and (4, 1020) share a tuning bucket, and so a launcher: the second mean's
+    divisor is 1020, not the first call's 1000 (the CPU launchers once read it from the build)."""
+    backend = backends.get(device)
+    for first, second, axis in (((4, 1000), (4, 1020), -1), ((1000, 4), (1020, 4), 0)):
+        for shape in (first, second):
+            x = rng.uniform(1, 2, shape).astype(np.float32)
+            got = hakl.to_numpy(red.mean(backend.asarray(x), axis=axis))
+            np.testing.assert_allclose(got, x.astype(np.float64).mean(axis=axis), rtol=1e-5, err_msg=str(shape))

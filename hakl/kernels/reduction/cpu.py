@@ -237,18 +237,21 @@ def identity(op: str, acc: np.dtype):
     return acc.type({"sum": 0.0, "mean": 0.0, "max": -np.inf, "min": np.inf}[op])
 
 
-def finish(problem: Problem, vals: np.ndarray) -> np.ndarray:
-    """The output from the combined values (outer, inner): the sum divided by n in float64
-    for mean, then (every op) rounded to the output dtype (exact for max / min)."""
-    op = problem.flag("op")
-    if op == "mean":
-        vals = vals.astype(np.float64) / problem.shape[1]
-    return _rounded(vals, out_dtype(op, problem.dtype))
+def finisher(problem: Problem):
+    """The output from the combined values (outer, inner) of rows of n, as a function
+    finish(vals, n) made once per launcher: the sum divided by n in float64 for mean, then
+    (every op) rounded to the output dtype (exact for max / min). n comes from the call: a
+    launcher serves its whole bucket (the build's problem.shape[1] made a mean over 1020
+    elements divide by 1000, the first call's)."""
+    rounded = out_dtype(problem.flag("op"), problem.dtype)
 
+    @quietly  # a float16 sum beyond 65504 is inf, as in float16
+    def finish(vals: np.ndarray, n: int) -> np.ndarray:
+        return vals.astype(rounded, copy=False)
 
-@quietly  # a float16 sum beyond 65504 is inf, as in float16
-def _rounded(vals: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    return vals.astype(dtype, copy=False)
+    if problem.flag("op") == "mean":
+        return lambda vals, n: finish(vals.astype(np.float64) / n, n)
+    return finish
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -259,7 +262,7 @@ def _build(columns: bool):
     def build(problem: Problem, config: dict):
         op = problem.flag("op")
         code, acc = np.int64(CODES[op]), accumulator(problem.dtype)
-        ident, grain = identity(op, acc), config["grain"]
+        ident, grain, finish = identity(op, acc), config["grain"], finisher(problem)
 
         def launch(x: np.ndarray) -> np.ndarray:
             outer, n, inner = x.shape
@@ -277,7 +280,7 @@ def _build(columns: bool):
                              vals.reshape(-1), code, n, m, ident, LANES)
             if m > 1:  # n / CHUNK values per output: serial, a small fraction of the work
                 _tree(vals, code, 0, outer)
-            return finish(problem, vals[:, 0, :])
+            return finish(vals[:, 0, :], n)
 
         return launch
 
