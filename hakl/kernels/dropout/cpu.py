@@ -20,7 +20,7 @@ from ...backends.cpu import quietly
 from ...op import Problem, Variant
 from ..cast.halfbits import f32_to_half, half_to_f32
 from . import philox
-from .reference import mask_shape, mask_size
+from .reference import mask_elements, mask_shape
 
 
 def _compute_dtype(problem: Problem) -> type:
@@ -33,15 +33,15 @@ def _compute_dtype(problem: Problem) -> type:
 def _numpy_forward(problem: Problem, config: dict):
     compute = _compute_dtype(problem)
     store_mask = problem.flag("mask")
-    shape, m = mask_shape(problem), mask_size(problem)
+    pattern = problem.flag("slices")
 
     @quietly  # a dropped inf is NaN
     def scaled(x, factor):
         return (x.astype(compute, copy=False) * factor).astype(x.dtype, copy=False)
 
-    def launch(x: np.ndarray, p: float, seed: int, offset: int, scale: float):
-        keep = philox.keep_mask(seed, offset, m, p)
-        out = scaled(x, np.where(keep, compute(scale), compute(0.0)).reshape(shape))
+    def launch(x: np.ndarray, p: float, seed: int, offset: int, scale: float):  # sizes from x: a bucket's
+        keep = philox.keep_mask(seed, offset, mask_elements(x.shape, pattern), p)
+        out = scaled(x, np.where(keep, compute(scale), compute(0.0)).reshape(mask_shape(problem, x.shape)))
         return (out, keep.view(np.uint8)) if store_mask else out
 
     return launch
@@ -49,11 +49,10 @@ def _numpy_forward(problem: Problem, config: dict):
 
 def _numpy_backward(problem: Problem, config: dict):
     compute = _compute_dtype(problem)
-    shape = mask_shape(problem)
 
     @quietly  # a dropped inf is NaN
     def launch(dy: np.ndarray, mask: np.ndarray, scale: float):
-        factor = np.where(mask != 0, compute(scale), compute(0.0)).reshape(shape)
+        factor = np.where(mask != 0, compute(scale), compute(0.0)).reshape(mask_shape(problem, dy.shape))
         return (dy.astype(compute, copy=False) * factor).astype(dy.dtype, copy=False)
 
     return launch

@@ -12,12 +12,13 @@ from ...op import Problem
 from . import philox
 
 
-def mask_shape(problem: Problem) -> tuple[int, ...]:
-    """The mask's shape broadcast against the (merged) input: 1 on broadcast dims."""
-    pattern = problem.flag("slices")
+def mask_shape(problem: Problem, shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """The mask's shape broadcast against the (merged) input of `shape` (a launcher's
+    argument's: one launcher serves its bucket; default the problem's): 1 on broadcast dims."""
+    pattern, shape = problem.flag("slices"), problem.shape if shape is None else shape
     if not pattern:
-        return problem.shape
-    return tuple(d if kind == "k" else 1 for d, kind in zip(problem.shape, pattern))
+        return shape
+    return tuple(d if kind == "k" else 1 for d, kind in zip(shape, pattern))
 
 
 def mask_size(problem: Problem) -> int:
