@@ -189,3 +189,12 @@ def test_a_mean_divides_by_its_own_length_where_a_launcher_serves_the_bucket(dev
             x = rng.uniform(1, 2, shape).astype(np.float32)
             got = hakl.to_numpy(red.mean(backend.asarray(x), axis=axis))
             np.testing.assert_allclose(got, x.astype(np.float64).mean(axis=axis), rtol=1e-5, err_msg=str(shape))
+
+
+def test_an_unhashable_axis_is_checked_in_full_and_named():
+    """call_key cannot key a set or an array: planned() then checks the call afresh, which names it."""
+    x = np.ones((2, 3), np.float32)
+    for axis in ({0}, np.array([0])):
+        for _ in range(2):
+            with pytest.raises(TypeError, match="sum: argument 'axis'"):
+                red.sum(x, axis=axis)
