@@ -292,8 +292,12 @@ def _prepare(op: Op, name: str, x: Any, y: Any):
         dtype = np.bool_ if op is COMPARE else xa.dtype
         return lambda x, y: backend.empty(out_shape, dtype)
     launcher = dispatch.select(op, problem).launcher
-    if scalar is None and getattr(launcher, "broadcasts", False):
-        return launcher  # the array module's own broadcasting (baseline.py): the operands as given
+    if scalar is None and getattr(launcher, "broadcasts", False):  # NumPy's own broadcasting (baseline.py)
+        if backend.ascontiguous(xa) is xa and backend.ascontiguous(ya) is ya:
+            return launcher  # the operands as given (the plan's key holds their strides)
+        # Views contiguous first, as the kernels get them: NumPy's strided loops round some
+        # ufuncs (log, power) differently from its SIMD ones, and a view must match its copy.
+        return lambda x, y: launcher(backend.ascontiguous(x), backend.ascontiguous(y))
     dtype = xa.dtype
 
     def run(x, y):

@@ -8,8 +8,7 @@ from importlib import import_module
 
 import numpy as np
 
-from ...backends.cpu import set_openblas_threads
-from ...backends.cpu import quietly
+from ...backends.cpu import quietly, set_openblas_threads
 from ...op import Problem
 from .reference import logical
 

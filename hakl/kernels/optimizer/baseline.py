@@ -7,7 +7,6 @@ from typing import Callable
 
 import numpy as np
 
-from ...backends.cpu import quietly
 from ...op import Problem
 from . import coefficients, per_tensor, rule, split, state_dtype, updated
 
@@ -22,10 +21,11 @@ def build(sqrt: Callable, write: Callable) -> Callable:
             lists = split(problem, arrays)
             n = len(lists["params"])
             scal = per_tensor(problem, params, n)
-            _each(lists, n, scal, *coefficients(params, ct))
+            # (not backends.cpu.quietly, which is for NumPy code: this runs CuPy's and pyopencl's too)
+            with np.errstate(invalid="ignore", divide="ignore"):  # NaN/inf grads propagate (NumPy)
+                _each(lists, n, scal, *coefficients(params, ct))
             return updated(problem, arrays)
 
-        @quietly  # NaN/inf grads propagate, without NumPy's warnings (no other module warns)
         def _each(lists, n, scal, b1, c1, b2, c2, mu):
             for i in range(n):
                 p = lists["params"][i]
